@@ -1,0 +1,137 @@
+"""Find groups of duplicate photos: exact copies by content hash, near-duplicates by
+k-nearest-neighbour search in the embedding index, grouped by complete linkage.
+
+Candidate pairs are computed once at a low ``floor`` and can then be regrouped at any
+threshold above it without touching the model or the index (the GUI's slider).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ann_index import VectorIndex
+from .catalog import FileRow
+from .grouping import Pair, complete_linkage_groups, knn_candidate_pairs
+from .progress import CancelToken, Progress
+
+DEFAULT_FLOOR = 0.80
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    row: FileRow
+    score: float  # cosine similarity to the suggested keeper (1.0 for exact copies)
+    exact: bool  # byte-identical to the keeper
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    members: list[GroupMember]  # the suggested copy to keep first
+
+    @property
+    def keeper(self) -> GroupMember:
+        return self.members[0]
+
+    @property
+    def all_exact(self) -> bool:
+        return all(m.exact for m in self.members)
+
+
+def keep_rank(row: FileRow) -> tuple:
+    """Sort key for 'best copy first': most pixels, then largest file, then oldest."""
+    pixels = (row.width or 0) * (row.height or 0)
+    return (-pixels, -row.size, row.mtime_ns, row.path)
+
+
+@dataclass
+class DuplicateFinder:
+    """Holds the candidate pairs of one library so regrouping is instant."""
+
+    rows: list[FileRow]  # aligned with ``vectors``
+    vectors: np.ndarray
+    ignored: set[tuple[str, str]] = field(default_factory=set)
+    _reps: list[int] = field(default_factory=list, init=False)
+    _copies: dict[int, list[int]] = field(default_factory=dict, init=False)
+    _pairs: list[Pair] = field(default_factory=list, init=False)
+    floor: float = DEFAULT_FLOOR
+
+    def __post_init__(self) -> None:
+        by_hash: dict[str, list[int]] = defaultdict(list)
+        for i, row in enumerate(self.rows):
+            by_hash[row.hash or f"row:{row.id}"].append(i)
+        self._rep_of = np.empty(len(self.rows), dtype=np.int64)
+        for members in by_hash.values():
+            rep = members[0]
+            self._reps.append(rep)
+            self._copies[rep] = members
+            self._rep_of[members] = rep
+
+    def compute_candidates(
+        self, index: VectorIndex, floor: float = DEFAULT_FLOOR, k: int = 16,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[Progress]:
+        """k-NN search for each distinct photo; yields progress, honours ``cancel``."""
+        self.floor = floor
+        positions = np.array([index.position_of(r.id) for r in self.rows], dtype=object)
+        pos_to_row: dict[int, int] = {int(p): i for i, p in enumerate(positions) if p is not None}
+        rep_of = self._rep_of
+
+        def neighbours(i: int, want: int) -> np.ndarray:
+            pos = positions[i]
+            if pos is None:
+                return np.zeros(0, dtype=np.int64)
+            found = [pos_to_row[p] for p in index.query_position(int(pos), want).tolist() if p in pos_to_row]
+            # Neighbours that are exact copies collapse onto their representative.
+            return np.unique(rep_of[np.asarray(found, dtype=np.int64)]) if found else np.zeros(0, dtype=np.int64)
+
+        progress = Progress("duplicates", 0, len(self._reps))
+        pairs: dict[tuple[int, int], float] = {}
+        step = max(1, len(self._reps) // 200)
+        for n, rep in enumerate(self._reps):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            for i, j, s in knn_candidate_pairs(self.vectors, neighbours, floor, k=k, rows=[rep]):
+                pairs[(i, j)] = s
+            if n % step == 0:
+                progress.done = n
+                yield progress
+        self._pairs = [(i, j, s) for (i, j), s in pairs.items()]
+        progress.done = len(self._reps)
+        yield progress
+
+    def groups(self, threshold: float) -> list[DuplicateGroup]:
+        """Duplicate groups at ``threshold`` (>= the floor the candidates were made at)."""
+        if threshold < self.floor:
+            raise ValueError(f"threshold {threshold} is below the candidate floor {self.floor}")
+        hashes = [r.hash for r in self.rows]
+        ignored = self.ignored
+
+        def cannot_link(a: list[int], b: list[int]) -> bool:
+            if not ignored:
+                return False
+            return any(tuple(sorted((hashes[x] or "", hashes[y] or ""))) in ignored for x in a for y in b)
+
+        clusters = complete_linkage_groups(self.vectors, self._pairs, threshold, cannot_link)
+        grouped_reps = {rep for c in clusters for rep in c}
+        # Byte-identical copies form a group even when nothing else is similar to them.
+        clusters += [[rep] for rep in self._reps if rep not in grouped_reps and len(self._copies[rep]) > 1]
+        result = [self._make_group([i for rep in c for i in self._copies[rep]]) for c in clusters]
+        result.sort(key=lambda g: (-len(g.members), g.keeper.row.path))
+        return result
+
+    def _make_group(self, indices: list[int]) -> DuplicateGroup:
+        ordered = sorted(indices, key=lambda i: keep_rank(self.rows[i]))
+        best = ordered[0]
+        scores = self.vectors[ordered] @ self.vectors[best]
+        best_hash = self.rows[best].hash
+        twins = sum(1 for i in ordered if best_hash is not None and self.rows[i].hash == best_hash)
+        members = []
+        for i, s in zip(ordered, scores.tolist()):
+            # The keeper counts as an exact copy only when it has a byte-identical twin.
+            exact = best_hash is not None and self.rows[i].hash == best_hash and twins > 1
+            members.append(GroupMember(self.rows[i], 1.0 if exact else float(min(max(s, 0.0), 1.0)), exact))
+        return DuplicateGroup(members)

@@ -1,0 +1,236 @@
+"""The indexing pipeline: scan, decide what changed, read + decode in a thread pool,
+embed in batches, commit each batch in one transaction, then rebuild the Annoy index.
+
+Pillow releases the GIL while decoding and resizing, so decoder threads overlap with
+each other and with the model. The number of files in flight is bounded, so memory stays
+flat however large the folder is. Cancelling stops after the current batch is committed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ann_index import IndexStore
+from .catalog import Catalog, FileRecord, KnownContent
+from .decoder import DecodedImage, DecodeError, decode_for_model, hash_bytes, read_file
+from .embedding import Embedder
+from .progress import CancelToken, Cancelled, Progress
+from .scanner import ScannedFile, ScanProblem, scan
+
+
+@dataclass
+class IndexSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    decoded: int = 0  # files actually decoded this run (0 on an unchanged re-index)
+    reused: int = 0  # files whose embedding was copied from an identical file
+    cancelled: bool = False
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    index_rebuilt: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+            "removed": self.removed, "failed": self.failed, "decoded": self.decoded,
+            "reused": self.reused, "cancelled": self.cancelled, "index_rebuilt": self.index_rebuilt,
+            "problems": [{"path": p, "reason": r} for p, r in self.problems],
+        }
+
+
+@dataclass
+class _Work:
+    file: ScannedFile
+    is_new: bool
+
+
+@dataclass
+class _Result:
+    work: _Work
+    decoded: DecodedImage | None = None
+    content_hash: str | None = None
+    known: KnownContent | None = None  # same bytes already embedded: nothing to decode
+    error: str | None = None
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+class Indexer:
+    """Brings a catalog and its index up to date with folders on disk."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: IndexStore,
+        embedder: Embedder,
+        batch_size: int = 32,
+        workers: int | None = None,
+        trees: int | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.embedder = embedder
+        self.batch_size = batch_size
+        self.workers = workers or default_workers()
+        self.trees = trees
+        self.summary = IndexSummary()
+
+    def run(self, roots: Iterable[str | os.PathLike[str]], cancel: CancelToken | None = None) -> Iterator[Progress]:
+        """Index ``roots``; yields progress; the outcome is in ``self.summary``."""
+        cancel = cancel or CancelToken()
+        summary = self.summary = IndexSummary()
+        roots = [os.path.abspath(os.fspath(r)) for r in roots]
+        scanning = Progress("scan", message="looking for photos")
+        yield scanning
+        scan_problems: list[ScanProblem] = []
+        found: list[ScannedFile] = []
+        for n, item in enumerate(scan(roots, scan_problems)):
+            found.append(item)
+            if n % 1000 == 999:
+                scanning.done = n + 1
+                if cancel.cancelled:
+                    summary.cancelled = True
+                    return
+                yield scanning
+        states = self.catalog.states()
+        model_id = self.embedder.model_id
+        work: list[_Work] = []
+        for f in found:
+            state = states.get(f.path)
+            if state is None:
+                work.append(_Work(f, True))
+            elif state.size != f.size or state.mtime_ns != f.mtime_ns:
+                work.append(_Work(f, False))
+            elif state.error is None and state.model_id != model_id:
+                work.append(_Work(f, False))  # made by another model: re-embed
+            else:
+                summary.unchanged += 1
+        summary.problems.extend((p.path, p.reason) for p in scan_problems)
+        if work:
+            try:
+                yield from self._process(work, model_id, cancel)
+            except Cancelled:
+                summary.cancelled = True
+        # Pruned last, so a renamed file finds its old row's embedding first.
+        summary.removed = self._prune(roots, scan_problems, found, states)
+        current = {f.path for f in found}
+        summary.problems.extend((p, r) for p, r in self.catalog.problems() if p in current)
+        # Even a cancelled run leaves a usable index of what was committed.
+        yield from self.ensure_index(cancel)
+
+    def _prune(
+        self, roots: list[str], scan_problems: list[ScanProblem], found: list[ScannedFile],
+        states: dict,
+    ) -> int:
+        """Forget files that are gone from the roots that could be walked."""
+        unreachable = {p.path for p in scan_problems}
+        live_roots = [r for r in roots if r not in unreachable and os.path.exists(r)]
+        if not live_roots:
+            return 0
+        seen = {f.path for f in found}
+        prefixes = tuple(r if r.endswith(os.sep) else r + os.sep for r in live_roots)
+        gone = [
+            p for p in states
+            if p not in seen and (p.startswith(prefixes) or p in live_roots)
+            and not any(p.startswith(u + os.sep) or p == u for u in unreachable)
+        ]
+        return self.catalog.remove_paths(gone)
+
+    def _read(self, item: _Work, known: dict[str, KnownContent], model_id: str) -> _Result:
+        path = item.file.path
+        try:
+            data = read_file(path)
+            content_hash = hash_bytes(data)
+            match = known.get(content_hash) or self.catalog.known_content(content_hash, model_id)
+            if match is not None:
+                return _Result(item, content_hash=content_hash, known=match)
+            return _Result(item, decode_for_model(path, self.embedder.input_size, data), content_hash)
+        except DecodeError as exc:
+            return _Result(item, error=exc.reason)
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop a scan
+            return _Result(item, error=f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def _process(self, work: list[_Work], model_id: str, cancel: CancelToken) -> Iterator[Progress]:
+        progress = Progress("index", 0, len(work), message="reading and embedding photos")
+        yield progress
+        known: dict[str, KnownContent] = {}  # content embedded earlier in this run
+        in_flight: deque[Future[_Result]] = deque()
+        limit = max(self.batch_size * 2, self.workers * 4)
+        pending = iter(work)
+        batch: list[_Result] = []
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="imgfinder-decode") as pool:
+            try:
+                while True:
+                    while len(in_flight) < limit:
+                        nxt = next(pending, None)
+                        if nxt is None:
+                            break
+                        in_flight.append(pool.submit(self._read, nxt, known, model_id))
+                    if not in_flight:
+                        break
+                    batch.append(in_flight.popleft().result())
+                    if len(batch) >= self.batch_size or not in_flight:
+                        self._commit(batch, model_id, known)
+                        progress.done += len(batch)
+                        batch = []
+                        yield progress
+                        cancel.raise_if_cancelled()
+            finally:
+                for fut in in_flight:
+                    fut.cancel()
+
+    def _commit(self, batch: list[_Result], model_id: str, known: dict[str, KnownContent]) -> None:
+        summary = self.summary
+        to_embed = [r for r in batch if r.decoded is not None]
+        vectors = self.embedder.embed(np.stack([r.decoded.pixels for r in to_embed])) if to_embed else None  # type: ignore[union-attr]
+        records: list[FileRecord] = []
+        n_embedded = 0
+        for r in batch:
+            f = r.work.file
+            if r.error is not None:
+                summary.failed += 1
+                records.append(FileRecord(f.path, f.size, f.mtime_ns, error=r.error))
+                continue
+            if r.decoded is not None:
+                assert vectors is not None
+                summary.decoded += 1
+                content = KnownContent(vectors[n_embedded], r.decoded.width, r.decoded.height)
+                n_embedded += 1
+                known[r.decoded.content_hash] = content
+            else:
+                assert r.known is not None
+                summary.reused += 1
+                content = r.known
+            if r.work.is_new:
+                summary.added += 1
+            else:
+                summary.updated += 1
+            records.append(
+                FileRecord(f.path, f.size, f.mtime_ns, r.content_hash, content.width, content.height, content.embedding)
+            )
+        self.catalog.write_batch(records, model_id)
+
+    def ensure_index(self, cancel: CancelToken | None = None) -> Iterator[Progress]:
+        """Rebuild the Annoy index if the catalog or the model changed since it was built."""
+        model_id = self.embedder.model_id
+        generation = self.catalog.generation
+        if self.store.is_current(model_id, generation):
+            return
+        progress = Progress("build index", 0, 1, message="building the similarity index")
+        yield progress
+        ids, vectors = self.catalog.embeddings(model_id)
+        kwargs = {"trees": self.trees} if self.trees else {}
+        self.store.build(ids, vectors, model_id, generation, **kwargs)
+        self.summary.index_rebuilt = True
+        progress.done = 1
+        yield progress
