@@ -138,11 +138,16 @@ def decode_for_model(path: str, size: int, data: bytes | None = None) -> Decoded
     content_hash = hash_bytes(data)
     img, width, height = open_image(data, min_side=size)
     try:
-        rgb = to_rgb(img)
-        if rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        pixels = np.asarray(rgb, dtype=np.uint8)
+        pixels = square_pixels(img, size)
     except (OSError, ValueError) as exc:
         raise DecodeError(f"corrupt image: {exc}") from None
     return DecodedImage(pixels=pixels, width=width, height=height, content_hash=content_hash)
+
+
+def square_pixels(img: Image.Image, size: int) -> np.ndarray:
+    """The model's input: the whole picture squeezed to ``size`` x ``size`` RGB uint8."""
+    rgb = to_rgb(img)
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(rgb, dtype=np.uint8)
 
