@@ -9,16 +9,18 @@ flat however large the folder is. Cancelling stops after the current batch is co
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from .ann_index import IndexStore
 from .catalog import Catalog, FileRecord, KnownContent
-from .decoder import DecodedImage, DecodeError, decode_for_model, hash_bytes, read_file
+from .decoder import DecodedImage, DecodeError, hash_bytes, open_image, read_file, to_rgb
 from .embedding import Embedder
 from .progress import CancelToken, Cancelled, Progress
 from .scanner import ScannedFile, ScanProblem, scan
@@ -65,6 +67,40 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+def _decode_hashed(data: bytes, size: int, content_hash: str) -> DecodedImage:
+    """``decoder.decode_for_model`` for bytes already hashed (hashing a 12 MP JPEG again
+    costs ~3 ms, a tenth of its reduced-size decode). Must stay pixel-identical to it;
+    ``tests/test_indexer_pipeline.py`` checks that."""
+    img, width, height = open_image(data, min_side=size)
+    try:
+        rgb = to_rgb(img)
+        if rgb.size != (size, size):
+            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        pixels = np.asarray(rgb, dtype=np.uint8)
+    except (OSError, ValueError) as exc:
+        raise DecodeError(f"corrupt image: {exc}") from None
+    return DecodedImage(pixels=pixels, width=width, height=height, content_hash=content_hash)
+
+
+def _warm_up(embedder: Embedder) -> threading.Thread | None:
+    """Load a lazy model (``embedder.load()``) in the background while the first photos
+    are read and decoded: a cold start then costs max(load, decode) instead of the sum.
+    Errors are left for the first ``embed`` call to raise in the indexing thread."""
+    load = getattr(embedder, "load", None)
+    if not callable(load) or getattr(embedder, "loaded", False):
+        return None
+
+    def run() -> None:
+        try:
+            load()
+        except Exception:  # noqa: BLE001 - reported by embed() where it can be handled
+            pass
+
+    thread = threading.Thread(target=run, name="imgfinder-model-load", daemon=True)
+    thread.start()
+    return thread
+
+
 class Indexer:
     """Brings a catalog and its index up to date with folders on disk."""
 
@@ -76,6 +112,7 @@ class Indexer:
         batch_size: int = 32,
         workers: int | None = None,
         trees: int | None = None,
+        in_flight: int | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -83,6 +120,10 @@ class Indexer:
         self.batch_size = batch_size
         self.workers = workers or default_workers()
         self.trees = trees
+        # Files read or decoded but not yet committed, at most: enough to keep decoders
+        # busy while a batch is embedded and while a cold model loads (4 batches of
+        # 224x224 pixels are ~19 MB), small enough that memory does not grow with the folder.
+        self.in_flight = max(1, in_flight or max(self.batch_size * 4, self.workers * 4))
         self.summary = IndexSummary()
 
     def run(self, roots: Iterable[str | os.PathLike[str]], cancel: CancelToken | None = None) -> Iterator[Progress]:
@@ -154,7 +195,7 @@ class Indexer:
             match = known.get(content_hash) or self.catalog.known_content(content_hash, model_id)
             if match is not None:
                 return _Result(item, content_hash=content_hash, known=match)
-            return _Result(item, decode_for_model(path, self.embedder.input_size, data), content_hash)
+            return _Result(item, _decode_hashed(data, self.embedder.input_size, content_hash), content_hash)
         except DecodeError as exc:
             return _Result(item, error=exc.reason)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a scan
@@ -165,7 +206,8 @@ class Indexer:
         yield progress
         known: dict[str, KnownContent] = {}  # content embedded earlier in this run
         in_flight: deque[Future[_Result]] = deque()
-        limit = max(self.batch_size * 2, self.workers * 4)
+        limit = self.in_flight
+        _warm_up(self.embedder)
         pending = iter(work)
         batch: list[_Result] = []
         with ThreadPoolExecutor(self.workers, thread_name_prefix="imgfinder-decode") as pool:

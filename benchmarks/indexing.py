@@ -1,0 +1,202 @@
+"""Indexing throughput on full-size 12 MP JPEGs, as ratios to limits measured in the same run.
+
+    .venv/bin/python benchmarks/indexing.py              # 300 photos, 2 rounds
+    .venv/bin/python benchmarks/indexing.py --quick      # 60 photos, 1 round
+
+Each measurement runs in a fresh subprocess (so TensorFlow's thread settings and the
+"cold start" are real), in rounds that interleave the variants, because the CPU is shared:
+
+* ``decode``: the limit. Read + hash + decode at the model's input size (``draft()``),
+  in the same thread pool the indexer uses, nothing else.
+* ``naive``: the baseline. Full decode, resize, embed one photo at a time (model already
+  loaded, so the baseline is flattered, not the pipeline).
+* ``pipeline``: ``Library.indexer().run()`` from a fresh process into an empty catalog,
+  timed from before TensorFlow is imported to the Annoy index on disk (cold start).
+
+Prints a table and writes ``benchmarks/out/indexing.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import _data  # noqa: E402
+
+MODEL_SIZE = 224
+
+
+# -- children (each in its own process) -------------------------------------------------
+def child_decode(files: list[str], workers: int) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imgfinder.core.decoder import decode_for_model, read_file
+
+    def work(path: str) -> int:
+        return decode_for_model(path, MODEL_SIZE, read_file(path)).width
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, files))
+    wall = time.perf_counter() - t
+    return {"files": len(files), "seconds": wall, "per_s": len(files) / wall}
+
+
+def child_naive(files: list[str], intra: int | None) -> dict:
+    from PIL import Image
+
+    from imgfinder.embedders import default_embedder
+    from imgfinder.model.keras_embedder import configure_tf_threads
+
+    configure_tf_threads(intra)
+    embedder = default_embedder()
+    t = time.perf_counter()
+    embedder.load()
+    load = time.perf_counter() - t
+    import numpy as np
+
+    t = time.perf_counter()
+    for path in files:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB").resize((MODEL_SIZE, MODEL_SIZE), Image.Resampling.BILINEAR)
+        embedder.embed(np.asarray(rgb)[None])
+    wall = time.perf_counter() - t
+    return {"files": len(files), "seconds": wall, "per_s": len(files) / wall, "model_load_s": load}
+
+
+def child_pipeline(folder: str, workers: int, batch: int, intra: int | None, embed_only: bool) -> dict:
+    t0 = time.perf_counter()
+    from imgfinder.core.library import Library
+    from imgfinder.embedders import default_embedder
+    from imgfinder.model.keras_embedder import configure_tf_threads
+
+    if intra is not None:
+        configure_tf_threads(intra)
+    embedder = default_embedder()
+    if embed_only:  # the model's own throughput on ready pixels, for context
+        import numpy as np
+
+        embedder.load()
+        x = np.random.default_rng(0).integers(0, 255, (batch * 8, MODEL_SIZE, MODEL_SIZE, 3), dtype=np.uint8)
+        embedder.embed(x[:batch])
+        t = time.perf_counter()
+        embedder.embed(x)
+        wall = time.perf_counter() - t
+        return {"files": len(x), "seconds": wall, "per_s": len(x) / wall}
+    data_dir = tempfile.mkdtemp(prefix="imgfinder-bench-")
+    try:
+        with Library(data_dir, embedder) as lib:
+            ix = lib.indexer(workers=workers, batch_size=batch)
+            first_embed = None
+            for p in ix.run([folder]):
+                if first_embed is None and p.stage == "index" and p.done:
+                    first_embed = time.perf_counter() - t0
+            wall = time.perf_counter() - t0
+            s = ix.summary
+            assert s.decoded == s.added and s.failed == 0, s.as_dict()
+            return {"files": s.added, "seconds": wall, "per_s": s.added / wall,
+                    "first_batch_s": first_embed, "index_rebuilt": s.index_rebuilt}
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_child(kind: str, **kw: object) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--child-args", json.dumps(kw)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- driver -----------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=int, default=300, help="library size (12 MP JPEGs, generated once)")
+    ap.add_argument("--naive-photos", type=int, default=40, help="photos for the slow naive baseline")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved repetitions (median reported)")
+    ap.add_argument("--workers", type=int, default=None, help="decoder threads (default: the indexer's)")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--intra", type=int, default=None, help="TF intra-op threads (default: the embedder's)")
+    ap.add_argument("--variants", default="", help="extra pipeline variants, e.g. 'w1,w3,i1' (workers/intra)")
+    ap.add_argument("--quick", action="store_true", help="60 photos, 1 round")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--child-args", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        kw = json.loads(args.child_args)
+        fn = {"decode": child_decode, "naive": child_naive, "pipeline": child_pipeline}[args.child]
+        print(json.dumps(fn(**kw)))
+        return
+    if args.quick:
+        args.photos, args.rounds, args.naive_photos = 60, 1, 20
+
+    from imgfinder.core.indexer import default_workers
+
+    workers = args.workers or default_workers()
+    files = _data.camera_files(args.photos)
+    folder = str(Path(files[0]).parent)
+    if len(list(Path(folder).glob("*.jpg"))) != args.photos:  # the folder is the library
+        folder = tempfile.mkdtemp(prefix="imgfinder-camera-")
+        for f in files:
+            os.link(f, os.path.join(folder, os.path.basename(f)))
+    for f in files:  # warm the page cache: every variant reads the same bytes from RAM
+        Path(f).read_bytes()
+
+    variants = {"pipeline": dict(workers=workers, intra=args.intra)}
+    for v in filter(None, args.variants.split(",")):
+        w = int(v[1:]) if v.startswith("w") else workers
+        i = int(v[1:]) if v.startswith("i") else args.intra
+        variants[f"pipeline {v}"] = dict(workers=w, intra=i)
+
+    results: dict[str, list[dict]] = {}
+    for r in range(args.rounds):
+        print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
+        results.setdefault("decode", []).append(run_child("decode", files=files, workers=workers))
+        for name, v in variants.items():
+            results.setdefault(name, []).append(
+                run_child("pipeline", folder=folder, workers=v["workers"], batch=args.batch, intra=v["intra"], embed_only=False))
+        results.setdefault("naive", []).append(run_child("naive", files=files[: args.naive_photos], intra=args.intra))
+        results.setdefault("embed", []).append(
+            run_child("pipeline", folder=folder, workers=workers, batch=args.batch, intra=args.intra, embed_only=True))
+
+    med = {k: statistics.median(x["per_s"] for x in v) for k, v in results.items()}
+    decode, naive = med["decode"], med["naive"]
+    rows = [
+        ("decode only (limit)", f"{decode:.1f}", "1.00", f"{decode / naive:.1f}x", f"read+hash+draft decode, {workers} threads"),
+        ("model only (context)", f"{med['embed']:.1f}", f"{med['embed'] / decode:.2f}", f"{med['embed'] / naive:.1f}x", f"embed ready 224px batches of {args.batch}"),
+        ("naive baseline", f"{naive:.1f}", f"{naive / decode:.2f}", "1.0x", "full decode + resize + embed 1 by 1, model preloaded"),
+    ]
+    for name in variants:
+        p = med[name]
+        first = statistics.median(x["first_batch_s"] for x in results[name])
+        rows.append((f"{name} (cold start)", f"{p:.1f}", f"{p / decode:.2f}", f"{p / naive:.1f}x",
+                     f"{args.photos} photos, first batch at {first:.1f} s, model load + index build included"))
+    print()
+    print(f"Indexing {args.photos} full-size 4000x3000 q90 JPEGs on {_data.machine()['cpus']} cores "
+          f"(median of {args.rounds} round(s))")
+    print(_data.table(rows, ("measurement", "photos/s", "vs decode", "vs naive", "notes")))
+    payload = {
+        "machine": _data.machine(), "photos": args.photos, "naive_photos": args.naive_photos, "workers": workers,
+        "batch": args.batch, "intra": args.intra, "median_per_s": med, "runs": results,
+        "targets": {
+            "pipeline_vs_decode": med["pipeline"] / decode, "pipeline_vs_decode_target": 0.75,
+            "pipeline_vs_naive": med["pipeline"] / naive, "pipeline_vs_naive_target": 5.0,
+        },
+    }
+    print(f"\nwrote {_data.write_json('indexing', payload)}")
+
+
+if __name__ == "__main__":
+    main()
