@@ -29,6 +29,11 @@ stays cheap (the GUI imports it long before it needs the network).
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -48,6 +53,7 @@ __all__ = [
     "BlockSpec",
     "block_layer_names",
     "build_efficientnet_lite0",
+    "import_keras",
     "feature_map_model",
     "set_trainable_from",
 ]
@@ -63,6 +69,52 @@ FEATURE_MAP_LAYER = "head_relu"
 POOLED_LAYER = "avg_pool"
 LOGITS_LAYER = "predictions"
 NORMALIZE_LAYER = "normalize"
+
+
+_IMPORT_LOCK = threading.Lock()
+# Lines TensorFlow prints at import even with TF_CPP_MIN_LOG_LEVEL=2: absl INFO
+# lines logged before absl is initialised (oneDNN notice), and absl's preamble.
+_TF_IMPORT_NOISE = re.compile(r"^(I\d{4} .*|WARNING: All log messages before absl::InitializeLog\(\) is called.*)$")
+
+
+def import_keras() -> Any:
+    """Import TensorFlow/Keras quietly and return the ``keras`` module.
+
+    Why: TF prints several INFO lines at import (some before its log level is
+    read), which would clutter the app's console. We set
+    ``TF_CPP_MIN_LOG_LEVEL=2`` unless the user chose a level, and while TF is
+    first imported its stderr output is captured; lines other than the known
+    INFO noise are written back afterwards, so real warnings are not lost.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _IMPORT_LOCK:
+        if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("0", "1"):
+            import keras
+
+            return keras
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no usable fd 2: import as is
+            import keras
+
+            return keras
+        with tempfile.TemporaryFile(mode="w+b") as capture:
+            os.dup2(capture.fileno(), 2)
+            try:
+                import keras
+            finally:
+                try:
+                    sys.stderr.flush()
+                except (OSError, ValueError):
+                    pass
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                for line in capture.read().decode("utf-8", "replace").splitlines():
+                    if line and not _TF_IMPORT_NOISE.match(line):
+                        print(line, file=sys.stderr)
+    return keras
 
 
 @dataclass(frozen=True)
@@ -177,7 +229,7 @@ def build_efficientnet_lite0(
     Output: 1000 ImageNet logits with ``include_top``, else the 1280-d
     global-average-pooled feature.
     """
-    import keras
+    keras = import_keras()
     from keras import layers
 
     def bn(name: str) -> Any:
@@ -245,7 +297,7 @@ def feature_map_model(model: "keras.Model") -> "keras.Model":
     Why: a later projection head or spatial pooling variant can be trained on
     top of it without rebuilding or re-loading the backbone.
     """
-    import keras
+    keras = import_keras()
 
     return keras.Model(model.inputs, model.get_layer(FEATURE_MAP_LAYER).output, name="efficientnet_lite0_map")
 
@@ -257,12 +309,12 @@ def set_trainable_from(model: "keras.Model", first_trainable: str | None) -> Non
     head conv; ``None`` freezes everything. BatchNorm layers stay frozen in all
     cases: with small fine-tuning batches their statistics would be destroyed.
     """
-    from keras import layers
+    keras = import_keras()
 
     trainable = False
     for layer in model.layers:
         if first_trainable is not None and layer.name.startswith(first_trainable):
             trainable = True
-        layer.trainable = trainable and not isinstance(layer, layers.BatchNormalization)
+        layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
     if first_trainable is not None and not trainable:
         raise ValueError(f"no layer name starts with {first_trainable!r}")

@@ -19,6 +19,9 @@ Legacy layout (a sequence of pickles followed by raw storage bytes)::
 from __future__ import annotations
 
 import collections
+import io
+import math
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +60,9 @@ class UnsafePickleError(pickle.UnpicklingError):
     """The pickle names a global outside the allow-list (possible code execution)."""
 
 
-@dataclass(frozen=True)
+# slots=True everywhere: a pickle's BUILD opcode cannot then add or (for the
+# frozen ones) change attributes of the objects we hand to it.
+@dataclass(frozen=True, slots=True)
 class _StorageType:
     """Stand-in for ``torch.FloatStorage`` & co.: only carries the dtype."""
 
@@ -65,7 +70,7 @@ class _StorageType:
     dtype: np.dtype
 
 
-@dataclass
+@dataclass(slots=True)
 class _Storage:
     """A storage whose bytes are read after the pickle (they follow it in the file)."""
 
@@ -75,7 +80,7 @@ class _Storage:
     data: np.ndarray | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _StorageView:
     """Very old files may reference a slice of another storage (``view_metadata``)."""
 
@@ -88,7 +93,7 @@ class _StorageView:
         return self.root.dtype
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _PendingTensor:
     """Recorded call to ``_rebuild_tensor_v2``; materialised once storages are read."""
 
@@ -211,13 +216,17 @@ def _materialise(t: _PendingTensor) -> np.ndarray:
     if start + numel > base.size:
         raise LegacyFormatError("storage view exceeds its storage")
     flat = base[start : start + numel]
-    count = int(np.prod(t.size, dtype=np.int64)) if t.size else 1
+    count = math.prod(t.size)
     if count == 0:
         return np.zeros(t.size, dtype=flat.dtype.newbyteorder("="))
-    # Bounds check before as_strided: a crafted file must not read outside the buffer.
+    # Bounds checks before as_strided: a crafted file must neither read outside
+    # the buffer nor make us allocate far more than the file holds. (This also
+    # refuses broadcast/overlapping views, which state dicts do not contain.)
     last = t.offset + sum((n - 1) * s for n, s in zip(t.size, t.stride))
     if last >= flat.size:
         raise LegacyFormatError("tensor view exceeds its storage")
+    if count > flat.size:
+        raise LegacyFormatError("tensor has more elements than its storage (broadcast views unsupported)")
     item = flat.itemsize
     view = np.lib.stride_tricks.as_strided(
         flat[t.offset :],
@@ -226,19 +235,19 @@ def _materialise(t: _PendingTensor) -> np.ndarray:
         writeable=False,
     )
     # Copy: contiguous, native byte order, no reference to the big file buffer.
-    return np.ascontiguousarray(view, dtype=flat.dtype.newbyteorder("="))
+    # (np.ascontiguousarray would turn 0-d tensors into 1-d arrays.)
+    return np.array(view, dtype=flat.dtype.newbyteorder("="), order="C", copy=True)
 
 
 def _load(f: BinaryIO) -> dict[str, np.ndarray]:
     def header() -> Any:
         return _RestrictedUnpickler(f).load()
 
-    try:
-        magic = header()
-    except (pickle.UnpicklingError, EOFError) as exc:
-        if isinstance(exc, UnsafePickleError):
-            raise
-        raise LegacyFormatError(f"not a legacy torch file ({exc})") from exc
+    start = f.tell()
+    if f.read(4) == b"PK\x03\x04":
+        raise LegacyFormatError("this is a zip-format torch file (torch >= 1.6); only the legacy format is supported")
+    f.seek(start)
+    magic = header()
     if magic != MAGIC_NUMBER:
         raise LegacyFormatError("not a legacy torch file (bad magic number; zip-format files are not supported)")
     version = header()
@@ -249,6 +258,11 @@ def _load(f: BinaryIO) -> dict[str, np.ndarray]:
     if isinstance(sys_info, dict):
         little_endian = bool(sys_info.get("little_endian", True))
     byteorder = "<" if little_endian else ">"
+
+    try:  # to refuse absurd sizes before allocating memory for them
+        file_size: int | None = os.fstat(f.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        file_size = None
 
     storages: dict[str, _Storage] = {}
     result = _RestrictedUnpickler(f, storages).load()
@@ -264,8 +278,13 @@ def _load(f: BinaryIO) -> dict[str, np.ndarray]:
         count = int(count)
         if count != storage.numel:
             raise LegacyFormatError(f"storage {key}: {count} elements, expected {storage.numel}")
+        if not isinstance(storage.dtype, np.dtype):
+            raise LegacyFormatError(f"storage {key}: bad dtype")
         dtype = storage.dtype.newbyteorder(byteorder)
-        buf = bytearray(count * dtype.itemsize)
+        nbytes = count * dtype.itemsize
+        if file_size is not None and f.tell() + nbytes > file_size:
+            raise LegacyFormatError(f"file truncated in storage {key}")
+        buf = bytearray(nbytes)
         if f.readinto(buf) != len(buf):  # type: ignore[attr-defined]
             raise LegacyFormatError(f"file truncated in storage {key}")
         storage.data = np.frombuffer(buf, dtype=dtype)
@@ -293,11 +312,19 @@ def load_legacy_state_dict(path: str | Path | BinaryIO, *, include_integer: bool
     Raises :class:`UnsafePickleError` if the file names any global outside the
     allow-list, :class:`LegacyFormatError` if it is malformed.
     """
-    if isinstance(path, (str, Path)):
-        with open(path, "rb") as fh:
-            tensors = _load(fh)
-    else:
-        tensors = _load(path)
+    try:
+        if isinstance(path, (str, Path)):
+            with open(path, "rb") as fh:
+                tensors = _load(fh)
+        else:
+            tensors = _load(path)
+    except UnsafePickleError:
+        raise
+    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        if isinstance(exc, LegacyFormatError):
+            raise
+        # Garbage or a different pickle: say so instead of a bare pickle error.
+        raise LegacyFormatError(f"not a valid legacy torch file: {exc}") from exc
     if not include_integer:
         tensors = {k: v for k, v in tensors.items() if v.dtype.kind == "f"}
     return tensors
