@@ -16,11 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
 
 from .ann_index import IndexStore
 from .catalog import Catalog, FileRecord, KnownContent
-from .decoder import DecodedImage, DecodeError, hash_bytes, open_image, read_file, to_rgb
+from .decoder import DecodedImage, DecodeError, hash_bytes, open_image, read_file, square_pixels
 from .embedding import Embedder
 from .progress import CancelToken, Cancelled, Progress
 from .scanner import ScannedFile, ScanProblem, scan
@@ -73,10 +72,7 @@ def _decode_hashed(data: bytes, size: int, content_hash: str) -> DecodedImage:
     ``tests/test_indexer_pipeline.py`` checks that."""
     img, width, height = open_image(data, min_side=size)
     try:
-        rgb = to_rgb(img)
-        if rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        pixels = np.asarray(rgb, dtype=np.uint8)
+        pixels = square_pixels(img, size)
     except (OSError, ValueError) as exc:
         raise DecodeError(f"corrupt image: {exc}") from None
     return DecodedImage(pixels=pixels, width=width, height=height, content_hash=content_hash)
