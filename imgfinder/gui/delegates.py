@@ -1,0 +1,80 @@
+"""Painting grid cells: thumbnail (lazy, placeholder until loaded or if unreadable),
+elided file name, and a similarity badge. Painting never decodes: it asks the
+``ThumbnailLoader``, which loads off the GUI thread."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from .models import PathRole, ScoreRole
+from .workers import ThumbnailLoader
+
+PADDING = 6
+TEXT_LINES = 1
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    def __init__(self, loader: ThumbnailLoader, side: int, parent=None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self.side = side
+
+    def load_side(self) -> int:
+        """Thumbnails are cached in a few sizes only, so resizing the grid reuses them."""
+        return 128 if self.side <= 128 else 256
+
+    def cell_size(self) -> QSize:
+        return QSize(self.side + 2 * PADDING, self.side + 2 * PADDING + 18)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return self.cell_size()
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        painter.save()
+        rect = option.rect
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.Highlight))
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.AlternateBase))
+        box = QRect(rect.x() + PADDING, rect.y() + PADDING, self.side, self.side)
+        path = index.data(PathRole)
+        pm = self.loader.pixmap(path, self.load_side()) if path else None
+        if pm is None or pm is ThumbnailLoader.FAILED:
+            painter.fillRect(box, palette.color(QPalette.ColorRole.Mid).lighter(135))
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+            painter.drawRect(box.adjusted(0, 0, -1, -1))
+            if pm is ThumbnailLoader.FAILED:
+                painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "can't read")
+        else:
+            scaled = pm.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(0, 0, scaled.width(), scaled.height())
+            target.moveCenter(box.center())
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawPixmap(target, pm)
+        score = index.data(ScoreRole)
+        if score is not None:
+            text = f"{score * 100:.1f}%"
+            font = QFont(option.font)
+            font.setBold(True)
+            painter.setFont(font)
+            fm = painter.fontMetrics()
+            badge = QRect(0, 0, fm.horizontalAdvance(text) + 10, fm.height() + 4)
+            badge.moveTopRight(box.topRight())
+            badge.translate(-3, 3)
+            colour = QColor(32, 140, 80) if score >= 0.9 else QColor(60, 90, 160) if score >= 0.8 else QColor(90, 90, 90)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+            painter.setFont(option.font)
+        text_rect = QRect(rect.x() + PADDING, box.bottom() + 3, self.side, 16)
+        name = option.fontMetrics.elidedText(index.data() or "", Qt.TextElideMode.ElideMiddle, self.side)
+        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, name)
+        painter.restore()

@@ -1,0 +1,120 @@
+"""Dialogs: the confirmation before any file is moved (how many files, how many bytes),
+folder management (reference folders) and the full-size preview.
+
+``confirm_file_action`` is a module function so tests can replace it with an auto-accept.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap
+from PySide6.QtWidgets import (
+    QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+    QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget,
+)
+
+from .models import human_bytes
+
+
+def confirm_file_action(parent: QWidget | None, verb: str, count: int, total_bytes: int, destination: str | None = None) -> bool:
+    """Ask before moving files; says how many files and bytes, and where they go."""
+    where = f" to {destination}" if destination else " to the trash"
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(f"{verb} {count} photos?")
+    box.setText(f"{verb} {count} photo{'s' if count != 1 else ''} ({human_bytes(total_bytes)}){where}?")
+    box.setInformativeText("You can undo this with Edit ▸ Undo (Ctrl+Z). No photo is modified or deleted.")
+    box.setStandardButtons(QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Ok)
+    box.button(QMessageBox.StandardButton.Ok).setText(verb)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return box.exec() == QMessageBox.StandardButton.Ok
+
+
+def choose_folder(parent: QWidget | None, title: str) -> str | None:
+    path = QFileDialog.getExistingDirectory(parent, title)
+    return path or None
+
+
+class FoldersDialog(QDialog):
+    """The library's folders; checked ones are reference folders (never selected or moved)."""
+
+    def __init__(self, folders: list[str], reference: list[str], parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Photo folders")
+        self.resize(640, 360)
+        self.list = QListWidget()
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        for f in folders:
+            self._add(f, f in reference)
+        add = QPushButton("Add folder…")
+        add.clicked.connect(self._add_clicked)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(lambda: [self.list.takeItem(self.list.row(i)) for i in self.list.selectedItems()])
+        side = QVBoxLayout()
+        side.addWidget(add)
+        side.addWidget(remove)
+        side.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.list, 1)
+        row.addLayout(side)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Tick a folder to make it a <b>reference folder</b>: its photos count as originals "
+                                "and are never selected or moved."))
+        layout.addLayout(row, 1)
+        layout.addWidget(buttons)
+
+    def _add(self, folder: str, reference: bool) -> None:
+        item = QListWidgetItem(folder)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if reference else Qt.CheckState.Unchecked)
+        item.setToolTip(folder)
+        self.list.addItem(item)
+
+    def _add_clicked(self) -> None:
+        folder = choose_folder(self, "Add a photo folder")
+        if folder:
+            self._add(folder, False)
+
+    def result_folders(self) -> tuple[list[str], list[str]]:
+        items = [self.list.item(i) for i in range(self.list.count())]
+        return [i.text() for i in items], [i.text() for i in items if i.checkState() == Qt.CheckState.Checked]
+
+
+class PreviewDialog(QDialog):
+    """A large view of one photo (Space or Esc closes it)."""
+
+    def __init__(self, path: str, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(path)
+        self.resize(1000, 720)
+        self.label = QLabel("Loading…")
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._pixmap: QPixmap | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+
+    def set_image(self, image: QImage | None, error: str | None) -> None:
+        if image is None:
+            self.label.setText(error or "cannot read this photo")
+            return
+        self._pixmap = QPixmap.fromImage(image)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pixmap is not None:
+            self.label.setPixmap(self._pixmap.scaled(self.label.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                                     Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space:
+            self.accept()
+            return
+        super().keyPressEvent(event)

@@ -1,0 +1,321 @@
+"""The duplicates tab: groups with the suggested keeper marked, a similarity slider that
+regroups instantly, selection by hand or by rules, and the actions on the selection."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSlider, QStyledItemDelegate,
+    QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
+)
+
+from ..core.duplicates import DEFAULT_FLOOR, DuplicateGroup, GroupMember
+from ..core.file_actions import is_under
+from .icons import icon
+from .models import PathRole, human_bytes
+from .workers import ThumbnailLoader
+
+MemberRole = Qt.ItemDataRole.UserRole + 10
+COLUMNS = ["Photo", "Similarity", "Kind", "Resolution", "Size", "Folder"]
+KEEP_BG = QColor(46, 160, 90, 40)
+THUMB = 56
+
+
+class _ThumbColumnDelegate(QStyledItemDelegate):
+    """Shows the member's thumbnail as its icon, loaded lazily for visible rows only."""
+
+    def __init__(self, loader: ThumbnailLoader, parent=None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self.placeholder = icon("photo")
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        path = index.data(PathRole)
+        if not path:
+            return
+        pm = self.loader.pixmap(path, 128)
+        option.icon = QIcon(pm) if isinstance(pm, QPixmap) else self.placeholder
+        option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
+        option.decorationSize = QSize(THUMB, THUMB)
+
+
+class DuplicatesView(QWidget):
+    threshold_changed = Signal(float)
+    compare_requested = Signal(object, object)  # GroupMember, GroupMember
+    not_duplicates_requested = Signal(object, object)
+    trash_requested = Signal()
+    move_requested = Signal()
+    export_requested = Signal()
+    undo_requested = Signal()
+    find_requested = Signal()
+    selection_changed = Signal()
+
+    def __init__(self, loader: ThumbnailLoader, threshold: float, parent=None) -> None:
+        super().__init__(parent)
+        self.groups: list[DuplicateGroup] = []
+        self.reference_folders: list[str] = []
+        self.model = QStandardItemModel(self)
+        self.model.setHorizontalHeaderLabels(COLUMNS)
+        self.model.itemChanged.connect(self._item_changed)
+        self.tree = QTreeView(self)
+        self.tree.setObjectName("duplicatesTree")
+        self.tree.setModel(self.model)
+        self.tree.setItemDelegateForColumn(0, _ThumbColumnDelegate(loader, self.tree))
+        self.tree.setIconSize(QSize(THUMB, THUMB))
+        self.tree.setUniformRowHeights(False)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.doubleClicked.connect(lambda _: self._emit_compare())
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 330)
+        for col, width in ((1, 90), (2, 120), (3, 100), (4, 90)):
+            header.resizeSection(col, width)
+        loader.ready.connect(self.tree.viewport().update)
+
+        floor = int(round(DEFAULT_FLOOR * 1000))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("thresholdSlider")
+        self.slider.setRange(floor, 1000)
+        self.slider.setSingleStep(5)
+        self.slider.setPageStep(20)
+        self.slider.setValue(int(round(threshold * 1000)))
+        self.slider.setMinimumWidth(160)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.slider_label = QLabel()
+        self.slider_label.setMinimumWidth(120)
+        self._update_slider_label()
+        self.summary = QLabel("Click “Find duplicates” (Ctrl+D) to look for duplicate photos in the library")
+        self.summary.setObjectName("duplicatesSummary")
+
+        self.toolbar = QToolBar()
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.setIconSize(QSize(18, 18))
+        self.act_find = self.toolbar.addAction(icon("duplicates"), "Find duplicates", self.find_requested)
+        self.toolbar.addSeparator()
+        self.act_auto = self.toolbar.addAction(icon("select"), "Select all but the best", self.select_all_but_best)
+        self.act_auto.setToolTip("Select every copy except the best one of each group (highest resolution, then "
+                                 "largest file, then oldest); photos in reference folders are never selected")
+        self.act_clear = self.toolbar.addAction("Clear", self.clear_selection)
+        self.toolbar.addSeparator()
+        self.act_compare = self.toolbar.addAction(icon("compare"), "Compare", self._emit_compare)
+        self.act_not_dup = self.toolbar.addAction(icon("not-duplicate"), "Not duplicates", self._emit_not_duplicates)
+        self.toolbar.addSeparator()
+        self.act_trash = self.toolbar.addAction(icon("trash"), "Move to trash…", self.trash_requested)
+        self.act_move = self.toolbar.addAction(icon("move"), "Move to folder…", self.move_requested)
+        self.act_undo = self.toolbar.addAction(icon("undo"), "Undo", self.undo_requested)
+        self.act_export = self.toolbar.addAction(icon("export"), "Export…", self.export_requested)
+
+        slider_row = QHBoxLayout()
+        slider_row.setContentsMargins(8, 2, 8, 2)
+        slider_row.addWidget(QLabel("Similarity"))
+        slider_row.addWidget(self.slider, 1)
+        slider_row.addWidget(self.slider_label)
+        slider_row.addSpacing(16)
+        slider_row.addWidget(self.summary, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addLayout(slider_row)
+        layout.addWidget(self.tree, 1)
+        self._updating = False
+        self._update_actions()
+
+    # -- threshold -----------------------------------------------------------------------
+    def threshold(self) -> float:
+        return self.slider.value() / 1000
+
+    def _slider_moved(self, _: int) -> None:
+        self._update_slider_label()
+        self.threshold_changed.emit(self.threshold())
+
+    def _update_slider_label(self) -> None:
+        value = self.threshold()
+        self.slider_label.setText("exact copies only" if value >= 1.0 else f"≥ {value * 100:.1f}%")
+
+    # -- content ---------------------------------------------------------------------------
+    def is_reference(self, path: str) -> bool:
+        return is_under(path, self.reference_folders)
+
+    def set_groups(self, groups: list[DuplicateGroup], reference_folders: list[str]) -> None:
+        keep_checked = set(self.checked_paths())
+        self.groups = groups
+        self.reference_folders = list(reference_folders)
+        self._updating = True
+        self.model.removeRows(0, self.model.rowCount())
+        bold = QFont(self.font())
+        bold.setBold(True)
+        root = self.model.invisibleRootItem()
+        for n, g in enumerate(groups):
+            kind = "exact copies" if g.all_exact else "near-duplicates"
+            removable = sum(m.row.size for m in g.members[1:])
+            head = QStandardItem(f"Group {n + 1} · {len(g.members)} photos · {kind} · {human_bytes(removable)} removable")
+            head.setFont(bold)
+            head.setEditable(False)
+            head.setSelectable(False)
+            children = []
+            for i, m in enumerate(g.members):
+                children.append(self._member_items(n, i, m, keep_checked, bold))
+            for row in children:
+                head.appendRow(row)
+            root.appendRow([head] + [QStandardItem() for _ in COLUMNS[1:]])
+        for r in range(self.model.rowCount()):
+            self.tree.setFirstColumnSpanned(r, QModelIndex(), True)
+        self.tree.expandAll()
+        self._updating = False
+        self._update_summary()
+        self._update_actions()
+        self.selection_changed.emit()
+
+    def _member_items(self, n: int, i: int, m: GroupMember, keep_checked: set[str], bold: QFont) -> list[QStandardItem]:
+        path = m.row.path
+        keeper = i == 0
+        reference = self.is_reference(path)
+        name = QStandardItem(os.path.basename(path))
+        name.setData(path, PathRole)
+        name.setData((n, i), MemberRole)
+        name.setToolTip(path)
+        name.setEditable(False)
+        if not reference:
+            name.setCheckable(True)
+            name.setCheckState(Qt.CheckState.Checked if path in keep_checked and not keeper else Qt.CheckState.Unchecked)
+        score = QStandardItem("—" if keeper and not m.exact else ("identical" if m.exact else f"{m.score * 100:.1f}%"))
+        if keeper:
+            kind_text = "★ Keep"
+        else:
+            kind_text = "exact copy" if m.exact else "near-duplicate"
+        if reference:
+            kind_text += " · reference"
+        kind = QStandardItem(kind_text)
+        res = QStandardItem(f"{m.row.width}×{m.row.height}" if m.row.width else "?")
+        size = QStandardItem(human_bytes(m.row.size))
+        size.setData(m.row.size, Qt.ItemDataRole.UserRole)
+        folder = QStandardItem(os.path.dirname(path))
+        folder.setToolTip(os.path.dirname(path))
+        items = [name, score, kind, res, size, folder]
+        for it in items:
+            it.setEditable(False)
+            if keeper:
+                it.setBackground(QBrush(KEEP_BG))
+        if keeper:
+            name.setFont(bold)
+            kind.setFont(bold)
+            kind.setForeground(QBrush(QColor(30, 130, 70)))
+        for it in items[1:]:
+            it.setData(path, PathRole + 100)  # not a thumbnail cell
+        return items
+
+    def _update_summary(self) -> None:
+        if not self.groups:
+            self.summary.setText("No duplicates at this similarity")
+            return
+        copies = sum(len(g.members) - 1 for g in self.groups)
+        size = sum(m.row.size for g in self.groups for m in g.members[1:])
+        exact = sum(1 for g in self.groups if g.all_exact)
+        sel = self.checked_members()
+        text = (f"{len(self.groups)} groups ({exact} exact, {len(self.groups) - exact} near) · "
+                f"{copies} removable copies · {human_bytes(size)}")
+        if sel:
+            text += f" · <b>{len(sel)} selected ({human_bytes(sum(m.row.size for m in sel))})</b>"
+        self.summary.setText(text)
+
+    # -- selection ------------------------------------------------------------------------------
+    def _member_item_rows(self):
+        for r in range(self.model.rowCount()):
+            head = self.model.item(r, 0)
+            for c in range(head.rowCount()):
+                yield head.child(c, 0)
+
+    def member_of(self, item: QStandardItem) -> GroupMember | None:
+        pos = item.data(MemberRole)
+        if pos is None:
+            return None
+        n, i = pos
+        return self.groups[n].members[i]
+
+    def checked_members(self) -> list[GroupMember]:
+        return [self.member_of(it) for it in self._member_item_rows()
+                if it.isCheckable() and it.checkState() == Qt.CheckState.Checked]
+
+    def checked_paths(self) -> list[str]:
+        return [m.row.path for m in self.checked_members()]
+
+    def select_all_but_best(self) -> None:
+        self._set_checks(lambda it: (it.data(MemberRole) or (0, 0))[1] != 0)
+
+    def clear_selection(self) -> None:
+        self._set_checks(lambda it: False)
+
+    def _set_checks(self, rule) -> None:
+        self._updating = True
+        for it in self._member_item_rows():
+            if it.isCheckable():
+                it.setCheckState(Qt.CheckState.Checked if rule(it) else Qt.CheckState.Unchecked)
+        self._updating = False
+        self._after_check()
+
+    def _item_changed(self, item: QStandardItem) -> None:
+        if not self._updating and item.isCheckable():
+            self._after_check()
+
+    def _after_check(self) -> None:
+        self._update_summary()
+        self._update_actions()
+        self.selection_changed.emit()
+
+    def _update_actions(self) -> None:
+        has = bool(self.groups)
+        checked = bool(has and self.checked_members())
+        for act in (self.act_auto, self.act_clear, self.act_compare, self.act_not_dup, self.act_export):
+            act.setEnabled(has)
+        self.act_trash.setEnabled(checked)
+        self.act_move.setEnabled(checked)
+
+    # -- pairs for compare / not duplicates ------------------------------------------------------
+    def current_pair(self) -> tuple[GroupMember, GroupMember] | None:
+        """Two selected members of one group, or the current member and its keeper."""
+        rows = [self.model.itemFromIndex(ix.siblingAtColumn(0)) for ix in self.tree.selectionModel().selectedRows()]
+        rows = [r for r in rows if r is not None and r.data(MemberRole) is not None]
+        if len(rows) >= 2 and rows[0].data(MemberRole)[0] == rows[1].data(MemberRole)[0]:
+            return self.member_of(rows[0]), self.member_of(rows[1])
+        current = self.tree.currentIndex()
+        item = self.model.itemFromIndex(current.siblingAtColumn(0)) if current.isValid() else None
+        if item is None or item.data(MemberRole) is None:
+            if not self.groups:
+                return None
+            group_row = current.row() if current.isValid() and not current.parent().isValid() else 0
+            g = self.groups[min(group_row, len(self.groups) - 1)]
+            return g.members[0], g.members[1]
+        n, i = item.data(MemberRole)
+        g = self.groups[n]
+        return (g.members[0], g.members[i]) if i != 0 else (g.members[0], g.members[1])
+
+    def select_member(self, group: int, member: int) -> None:
+        head = self.model.item(group, 0)
+        if head is not None and head.child(member, 0) is not None:
+            self.tree.setCurrentIndex(head.child(member, 0).index())
+
+    def _emit_compare(self) -> None:
+        pair = self.current_pair()
+        if pair:
+            self.compare_requested.emit(*pair)
+
+    def _emit_not_duplicates(self) -> None:
+        pair = self.current_pair()
+        if pair:
+            self.not_duplicates_requested.emit(*pair)
+
+    def current_path(self) -> str | None:
+        current = self.tree.currentIndex()
+        if not current.isValid():
+            return None
+        return self.model.itemFromIndex(current.siblingAtColumn(0)).data(PathRole)

@@ -1,0 +1,239 @@
+"""The work behind each button, as plain functions run by ``TaskRunner`` off the GUI
+thread. They take a ``TaskContext`` and explicit data, return plain data or QImages,
+and never touch a widget. ``Engine`` holds the one Library and the lock that keeps
+jobs which use its index (index, similar, duplicates, file moves) from overlapping.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageChops, ImageOps
+
+from ..core.catalog import FileRow
+from ..core.decoder import open_image, read_file, to_rgb
+from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, keep_rank
+from ..core.embedding import Embedder
+from ..core.file_actions import ActionResult, FileMover, in_trash
+from ..core.indexer import IndexSummary
+from ..core.library import Library, SimilarHit
+from ..core.metadata import PhotoInfo, read_metadata
+from ..core.progress import Progress
+from .images import pil_to_qimage
+from .workers import TaskContext
+
+
+@dataclass(frozen=True)
+class ProgressInfo:
+    """A snapshot of core ``Progress`` that is safe to hand to the GUI thread."""
+
+    stage: str
+    done: int
+    total: int
+    rate: float
+    eta: float | None
+    message: str = ""
+
+    @classmethod
+    def of(cls, p: Progress) -> ProgressInfo:
+        return cls(p.stage, p.done, p.total, p.rate, p.eta_seconds, p.message)
+
+
+class Engine:
+    """The Library (opened in a worker) and the lock serialising jobs that use its index."""
+
+    def __init__(self, data_dir: Path, embedder_factory: Callable[[], Embedder]) -> None:
+        self.data_dir = Path(data_dir)
+        self.embedder_factory = embedder_factory
+        self.library: Library | None = None
+        self.lock = threading.Lock()
+        self.date_cache: dict[tuple[str, int], str] = {}
+
+    def open(self, ctx: TaskContext) -> int:
+        """Open the catalog (cheap embedder constructor: the model loads lazily)."""
+        self.library = Library(self.data_dir, self.embedder_factory())
+        return self.library.catalog.count()
+
+    def close(self) -> None:
+        if self.library is not None:
+            with self.lock:
+                self.library.close()
+            self.library = None
+
+    @property
+    def lib(self) -> Library:
+        if self.library is None:
+            raise RuntimeError("the library is not open yet")
+        return self.library
+
+    # -- model warm-up -----------------------------------------------------------------
+    def warm_up(self, ctx: TaskContext) -> str:
+        """Load the model in the background so the first 'find similar' is quick."""
+        load = getattr(self.lib.embedder, "load", None)
+        if callable(load):
+            with self.lock:
+                load()
+        return getattr(self.lib.embedder, "model_id", "")
+
+    # -- indexing --------------------------------------------------------------------
+    def index(self, ctx: TaskContext, roots: Sequence[str], workers: int | None = None) -> IndexSummary:
+        with self.lock:
+            ix = self.lib.indexer(workers=workers or min(2, os.cpu_count() or 1))
+            for p in ix.run(list(roots), ctx.cancel):
+                ctx.report(ProgressInfo.of(p), stage=p.stage)
+            return ix.summary
+
+    # -- listing -----------------------------------------------------------------------
+    def rows(self, ctx: TaskContext, sort_key: str) -> list[FileRow]:
+        """Readable, non-trashed rows sorted for the grid (sorting 100k rows is not GUI work)."""
+        rows = [r for r in self.lib.catalog.rows() if r.error is None and not in_trash(r.path)]
+        return sort_rows(rows, sort_key, self.date_cache, ctx)
+
+    def problems(self, ctx: TaskContext) -> list[tuple[str, str]]:
+        return [(p, r) for p, r in self.lib.catalog.problems() if not in_trash(p)]
+
+    # -- similar -------------------------------------------------------------------------
+    def similar(self, ctx: TaskContext, path: str, k: int) -> tuple[str, list[SimilarHit]]:
+        with self.lock:
+            hits = self.lib.similar(path, k=k + 8)
+        hits = [h for h in hits if not in_trash(h.row.path)][:k]
+        return path, hits
+
+    # -- duplicates ----------------------------------------------------------------------
+    def duplicates(self, ctx: TaskContext, threshold: float, hidden: set[str]) -> tuple[DuplicateFinder, list[DuplicateGroup]]:
+        with self.lock:
+            finder = None
+            for item in self.lib.iter_duplicate_finder(DEFAULT_FLOOR, ctx.cancel):
+                if isinstance(item, DuplicateFinder):
+                    finder = item
+                else:
+                    ctx.report(ProgressInfo.of(item), stage=item.stage)
+        assert finder is not None
+        return finder, regroup(finder, threshold, hidden)
+
+    def ignore_pair(self, ctx: TaskContext, hash_a: str, hash_b: str) -> None:
+        self.lib.catalog.ignore_pair(hash_a, hash_b)
+
+    # -- file actions -----------------------------------------------------------------------
+    def trash(self, ctx: TaskContext, paths: Sequence[str], reference: Sequence[str]) -> ActionResult:
+        with self.lock:
+            return FileMover(self.lib.catalog, reference).trash(paths)
+
+    def move(self, ctx: TaskContext, paths: Sequence[str], folder: str, reference: Sequence[str]) -> ActionResult:
+        with self.lock:
+            return FileMover(self.lib.catalog, reference).move_to(paths, folder)
+
+    def undo(self, ctx: TaskContext) -> ActionResult:
+        with self.lock:
+            return FileMover(self.lib.catalog).undo_last()
+
+
+def sort_rows(rows: list[FileRow], sort_key: str, date_cache: dict[tuple[str, int], str] | None = None,
+              ctx: TaskContext | None = None) -> list[FileRow]:
+    if sort_key == "size":
+        return sorted(rows, key=lambda r: (-r.size, r.path))
+    if sort_key == "date":
+        cache = date_cache if date_cache is not None else {}
+
+        def taken(r: FileRow) -> str:
+            key = (r.path, r.mtime_ns)
+            value = cache.get(key)
+            if value is None:
+                if ctx is not None:
+                    ctx.cancel.raise_if_cancelled()
+                value = read_metadata(r.path).date_taken or time.strftime(
+                    "%Y-%m-%d %H:%M:%S", time.localtime(r.mtime_ns / 1e9))
+                cache[key] = value
+            return value
+
+        return sorted(rows, key=lambda r: (taken(r), r.path), reverse=True)
+    return sorted(rows, key=lambda r: (os.path.basename(r.path).lower(), r.path))
+
+
+def regroup(finder: DuplicateFinder, threshold: float, hidden: set[str]) -> list[DuplicateGroup]:
+    """Groups at ``threshold`` without files the user moved away (``hidden``) or trashed."""
+    groups = []
+    for g in finder.groups(max(threshold, finder.floor)):
+        members = [m for m in g.members if m.row.path not in hidden and not in_trash(m.row.path)]
+        if len(members) < 2:
+            continue
+        if members[0] is not g.members[0]:
+            members = sorted(members, key=lambda m: keep_rank(m.row))
+        groups.append(DuplicateGroup(members))
+    return groups
+
+
+def regroup_task(finder: DuplicateFinder, threshold: float, hidden: set[str]) -> Callable[[TaskContext], tuple[float, list[DuplicateGroup]]]:
+    return lambda ctx: (threshold, regroup(finder, threshold, hidden))
+
+
+# -- pictures for the details panel, preview and compare views ---------------------------
+def load_picture(path: str, max_side: int = 2048) -> Image.Image:
+    img, _, _ = open_image(read_file(path), min_side=max_side)
+    img = to_rgb(img)
+    img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return img
+
+
+def details(ctx: TaskContext, path: str) -> PhotoInfo:
+    return read_metadata(path)
+
+
+@dataclass
+class CompareData:
+    infos: list[PhotoInfo]
+    images: list[object] = field(default_factory=list)  # QImage or None
+    errors: list[str | None] = field(default_factory=list)
+    diff: object = None  # QImage overlay (red where the photos differ) or None
+    diff_fraction: float | None = None
+
+
+def compare(ctx: TaskContext, paths: Sequence[str], max_side: int = 1600) -> CompareData:
+    data = CompareData([read_metadata(p) for p in paths])
+    pils: list[Image.Image | None] = []
+    for p in paths:
+        try:
+            pil = load_picture(p, max_side)
+            pils.append(pil)
+            data.images.append(pil_to_qimage(pil))
+            data.errors.append(None)
+        except Exception as exc:  # noqa: BLE001 - shown in the view
+            pils.append(None)
+            data.images.append(None)
+            data.errors.append(getattr(exc, "reason", str(exc)))
+    if len(pils) == 2 and pils[0] is not None and pils[1] is not None:
+        a, b = pils
+        b = b.resize(a.size, Image.Resampling.BILINEAR)
+        diff = ImageChops.difference(a, b).convert("L")
+        mask = diff.point(lambda v: 255 if v > 40 else 0)
+        data.diff_fraction = float(np.count_nonzero(np.asarray(mask))) / max(1, a.width * a.height)
+        overlay = Image.new("RGBA", a.size, (255, 30, 60, 0))
+        overlay.putalpha(ImageOps.autocontrast(mask).point(lambda v: 170 if v else 0))
+        data.diff = pil_to_qimage(overlay)
+    return data
+
+
+def preview(ctx: TaskContext, path: str) -> tuple[str, object, str | None]:
+    try:
+        return path, pil_to_qimage(load_picture(path, 2048)), None
+    except Exception as exc:  # noqa: BLE001
+        return path, None, getattr(exc, "reason", str(exc))
+
+
+def save_pasted(ctx: TaskContext, image: object, folder: Path) -> str:
+    """Save a pasted QImage as PNG in the data folder so it can be queried like a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}.png"
+    if not image.save(str(path), "PNG"):  # type: ignore[attr-defined]
+        raise OSError(f"cannot save the pasted image to {path}")
+    return str(path)
+
+
+def member_bytes(members: Sequence[GroupMember]) -> int:
+    return sum(m.row.size for m in members)

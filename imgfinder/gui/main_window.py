@@ -1,0 +1,690 @@
+"""The main window: wires views, actions and background jobs together.
+
+Every slow step (opening the catalog, listing rows, indexing, similar search, duplicate
+search, file moves, metadata, images) is submitted to the ``TaskRunner``; this class only
+reacts to results on the GUI thread. The embedder comes from an injected factory, so
+the window appears before any model (TensorFlow) is loaded and tests use a fake.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QModelIndex, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
+    QSplitter, QTabWidget, QToolBar, QWidget,
+)
+
+from ..core.duplicates import GroupMember
+from ..core.embedding import Embedder
+from ..core.export import write_csv, write_json
+from ..core.file_actions import ActionResult, is_under
+from ..core.indexer import IndexSummary
+from ..core.thumbnails import ThumbnailCache
+from . import dialogs, jobs
+from .compare_view import CompareDialog
+from .details_panel import DetailsPanel
+from .duplicates_view import DuplicatesView
+from .icons import app_icon, icon
+from .library_view import LibraryView
+from .models import PathRole, RowRole, human_bytes
+from .problems_view import ProblemsView
+from .settings import AppSettings
+from .similar_view import SimilarView
+from .widgets import ElidedLabel, PhotoGrid
+from .workers import TaskRunner, ThumbnailLoader
+
+IMAGE_FILTER = "Photos (*.jpg *.jpeg *.jpe *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
+STAGE_TEXT = {
+    "scan": "Looking for photos",
+    "index": "Indexing",
+    "build index": "Building the similarity index",
+    "duplicates": "Comparing photos",
+}
+TAB_LIBRARY, TAB_SIMILAR, TAB_DUPLICATES, TAB_PROBLEMS = range(4)
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d} left" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d} left"
+
+
+class MainWindow(QMainWindow):
+    job_done = Signal(str)  # kind; emitted after a job's result was shown (tests wait on it)
+
+    def __init__(self, data_dir: Path, embedder_factory: Callable[[], Embedder], autostart: bool = True) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.settings = AppSettings(self.data_dir)
+        self.engine = jobs.Engine(self.data_dir, embedder_factory)
+        self.runner = TaskRunner(self, max_threads=4)
+        self.thumbs = ThumbnailLoader(ThumbnailCache(self.data_dir), threads=2, parent=self)
+        self.ready = False
+        self.indexing = False
+        self._deferred: list[Callable[[], None]] = []
+        self.finder = None
+        self.hidden: set[str] = set()
+        self.last_summary: IndexSummary | None = None
+        self.compare_dialog: CompareDialog | None = None
+        self.preview_dialog: dialogs.PreviewDialog | None = None
+        self._build_ui()
+        self._build_actions()
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self.runner.progress.connect(self._on_progress)
+        self._rows_timer = QTimer(self)
+        self._rows_timer.setInterval(1000)
+        self._rows_timer.timeout.connect(self.reload_rows)
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        if autostart:
+            QTimer.singleShot(0, self.start)
+
+    # -- UI ----------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.setWindowTitle("imgfinder")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        side = self.settings.thumb_size
+        self.library_view = LibraryView(self.thumbs, side, self.settings.sort_key)
+        self.similar_view = SimilarView(self.thumbs, side)
+        self.duplicates_view = DuplicatesView(self.thumbs, self.settings.threshold)
+        self.problems_view = ProblemsView()
+        self.details = DetailsPanel(self.thumbs)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.library_view, icon("library"), "Library")
+        self.tabs.addTab(self.similar_view, icon("similar"), "Similar")
+        self.tabs.addTab(self.duplicates_view, icon("duplicates"), "Duplicates")
+        self.tabs.addTab(self.problems_view, icon("problem"), "Problems")
+        self.tabs.currentChanged.connect(lambda _: self._update_details())
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.tabs)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setSizes([960, 300])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+        # Status bar: what runs, how far, how fast, how long; and Cancel.
+        self.status_label = ElidedLabel("Starting…", Qt.TextElideMode.ElideRight)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setFixedWidth(220)
+        self.progress_bar.setVisible(False)
+        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_jobs)
+        bar = self.statusBar()
+        bar.addWidget(self.status_label, 1)
+        bar.addPermanentWidget(self.progress_bar)
+        bar.addPermanentWidget(self.cancel_button)
+        # View signals.
+        for grid in (self.library_view.grid, self.similar_view.grid):
+            grid.selectionModel().currentChanged.connect(lambda *_: self._update_details())
+            grid.preview_requested.connect(self.preview_current)
+            grid.doubleClicked.connect(lambda _: self.preview_current())
+            grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            grid.customContextMenuRequested.connect(lambda pos, g=grid: self._grid_menu(g, pos))
+        self.library_view.model.modelReset.connect(self._update_details)
+        self.similar_view.model.modelReset.connect(self._update_details)
+        self.library_view.sort_changed.connect(self._sort_changed)
+        self.library_view.thumb_size_changed.connect(self._thumb_size_changed)
+        dv = self.duplicates_view
+        dv.tree.selectionModel().currentChanged.connect(lambda *_: self._update_details())
+        dv.threshold_changed.connect(self._threshold_changed)
+        dv.find_requested.connect(self.find_duplicates)
+        dv.compare_requested.connect(self.compare)
+        dv.not_duplicates_requested.connect(self.not_duplicates)
+        dv.trash_requested.connect(self.trash_selection)
+        dv.move_requested.connect(self.move_selection)
+        dv.undo_requested.connect(self.undo)
+        dv.export_requested.connect(self.export_groups)
+        self.details.find_similar_requested.connect(self.find_similar)
+        self.details.show_in_folder_requested.connect(
+            lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(p))))
+
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
+        act = QAction(icon(icon_name) if icon_name else QAction().icon(), text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setToolTip(tip)
+            act.setStatusTip(tip)
+        act.triggered.connect(lambda checked=False: slot())
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.act_add = self._action("Add folder…", self.add_folder_dialog, K.Open, "folder-add", "Add a photo folder to the library (Ctrl+O)")
+        self.act_folders = self._action("Manage folders…", self.manage_folders, None, "folders")
+        self.act_rescan = self._action("Rescan folders", self.rescan, "F5", "rescan", "Look for new or changed photos (F5)")
+        self.act_similar = self._action("Find similar…", self.find_similar_dialog, K.Find, "similar",
+                                        "Find photos similar to the selected one, or pick a photo (Ctrl+F)")
+        self.act_duplicates = self._action("Find duplicates", self.find_duplicates, "Ctrl+D", "duplicates",
+                                           "Group duplicate and near-duplicate photos (Ctrl+D)")
+        self.act_compare = self._action("Compare", lambda: self.duplicates_view._emit_compare(), "Ctrl+K", "compare")
+        self.act_trash = self._action("Move selection to trash…", self.trash_selection, K.Delete, "trash")
+        self.act_move = self._action("Move selection to folder…", self.move_selection, "Ctrl+M", "move")
+        self.act_undo = self._action("Undo last move", self.undo, K.Undo, "undo", "Put back the last photos moved (Ctrl+Z)")
+        self.act_paste = self._action("Paste photo", self.paste, K.Paste, None)
+        self.act_export = self._action("Export groups…", self.export_groups, "Ctrl+E", "export")
+        self.act_preview = self._action("Preview", self.preview_current, "Space", None)
+        self.act_cancel = self._action("Cancel", self.cancel_jobs, None, "cancel")
+        self.act_quit = self._action("Quit", self.close, K.Quit, None)
+        menus = self.menuBar()
+        m = menus.addMenu("&File")
+        for a in (self.act_add, self.act_folders, self.act_rescan, None, self.act_export, None, self.act_quit):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = menus.addMenu("&Edit")
+        for a in (self.act_undo, None, self.act_paste, None, self.act_trash, self.act_move):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = menus.addMenu("F&ind")
+        for a in (self.act_similar, self.act_duplicates, self.act_compare, None, self.act_cancel):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = menus.addMenu("&View")
+        for n, name in enumerate(("Library", "Similar", "Duplicates", "Problems")):
+            a = self._action(name, lambda n=n: self.tabs.setCurrentIndex(n), f"Ctrl+{n + 1}")
+            m.addAction(a)
+        m.addSeparator()
+        m.addAction(self.act_preview)
+        tb = QToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setIconSize(QSize(20, 20))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.act_add, self.act_rescan, None, self.act_similar, self.act_duplicates, None, self.act_undo):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        self.addToolBar(tb)
+        self.act_undo.setEnabled(True)
+
+    # -- startup and shutdown -------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the catalog in a worker; the window is already on screen."""
+        self._status("Opening the library…")
+        self.runner.submit("open", self.engine.open)
+
+    def when_ready(self, fn: Callable[[], None]) -> None:
+        if self.ready:
+            fn()
+        else:
+            self._deferred.append(fn)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set_geometry(self.saveGeometry(), self.saveState())
+        self.settings.thumb_size = self.library_view.size_slider.value()
+        self.settings.threshold = self.duplicates_view.threshold()
+        self.settings.sort_key = self.library_view.sort_key()
+        self.settings.sync()
+        self._rows_timer.stop()
+        for dlg in (self.compare_dialog, self.preview_dialog):
+            if dlg is not None:
+                dlg.close()
+        self.runner.shutdown()
+        self.thumbs.shutdown()
+        self.engine.close()
+        super().closeEvent(event)
+
+    # -- job results ------------------------------------------------------------------------------
+    @Slot(str, object)
+    def _on_finished(self, kind: str, result: object) -> None:
+        handler = getattr(self, f"_done_{kind}", None)
+        if handler is not None:
+            handler(result)
+        self.job_done.emit(kind)
+
+    @Slot(str, str)
+    def _on_failed(self, kind: str, message: str) -> None:
+        if kind == "similar":
+            self.similar_view.set_error(self._similar_path or "", message)
+        if kind in ("index", "duplicates"):
+            self._end_progress()
+        if kind == "index":
+            self.indexing = False
+            self._rows_timer.stop()
+        if kind == "open":
+            QMessageBox.critical(self, "Cannot open the library", message)
+        self._status(f"{kind} failed: {message}")
+        self.job_done.emit(kind)
+
+    @Slot(str)
+    def _on_cancelled(self, kind: str) -> None:
+        if kind in ("index", "duplicates"):
+            self._end_progress()
+            self._status(f"{'Indexing' if kind == 'index' else 'Duplicate search'} cancelled")
+        if kind == "index":
+            self.indexing = False
+            self._rows_timer.stop()
+            self.reload_rows()
+        self.job_done.emit(kind)
+
+    @Slot(str, object)
+    def _on_progress(self, kind: str, info: jobs.ProgressInfo) -> None:
+        if kind not in ("index", "duplicates"):
+            return
+        self.progress_bar.setVisible(True)
+        self.cancel_button.setVisible(True)
+        if info.total:
+            self.progress_bar.setRange(0, info.total)
+            self.progress_bar.setValue(info.done)
+        else:
+            self.progress_bar.setRange(0, 0)
+        text = STAGE_TEXT.get(info.stage, info.stage)
+        if info.stage == "scan":
+            text += f"… {info.done:,} found" if info.done else "…"
+        elif info.stage in ("index", "duplicates") and info.total:
+            text += f" {info.done:,} / {info.total:,} photos"
+            if info.done and info.stage == "index":
+                text += f" · {info.rate:.1f} photos/s · {_fmt_eta(info.eta)}"
+        else:
+            text += "…"
+        self._status(text)
+
+    def _end_progress(self) -> None:
+        self.progress_bar.setVisible(False)
+        self.cancel_button.setVisible(False)
+
+    def _status(self, text: str) -> None:
+        self.status_label.set_full_text(text)
+
+    def _done_open(self, count: int) -> None:
+        self.ready = True
+        self._status(f"{count:,} photos in the library" if count else "Add a photo folder to start (Ctrl+O)")
+        self.reload_rows()
+        self.reload_problems()
+        if self.settings.folders:
+            self.start_indexing()
+        self.runner.submit("warmup", self.engine.warm_up)
+        deferred, self._deferred = self._deferred, []
+        for fn in deferred:
+            fn()
+
+    def _done_warmup(self, model_id: str) -> None:
+        pass
+
+    # -- library and indexing -----------------------------------------------------------------------
+    def add_folder_dialog(self) -> None:
+        folder = dialogs.choose_folder(self, "Add a photo folder")
+        if folder:
+            self.add_folders([folder])
+
+    def add_folders(self, folders: list[str]) -> None:
+        current = self.settings.folders
+        for f in folders:
+            f = os.path.abspath(f)
+            if f not in current and not is_under(f, current):
+                current = [c for c in current if not is_under(c, [f])] + [f]
+        self.settings.folders = current
+        self.when_ready(self.start_indexing)
+
+    def manage_folders(self) -> None:
+        dlg = dialogs.FoldersDialog(self.settings.folders, self.settings.reference_folders, self)
+        if dlg.exec():
+            folders, reference = dlg.result_folders()
+            changed = folders != self.settings.folders
+            self.settings.folders, self.settings.reference_folders = folders, reference
+            self.duplicates_view.reference_folders = reference
+            if self.duplicates_view.groups:
+                self.duplicates_view.set_groups(self.duplicates_view.groups, reference)
+            if changed:
+                self.when_ready(self.start_indexing)
+
+    def rescan(self) -> None:
+        self.when_ready(self.start_indexing)
+
+    def start_indexing(self) -> None:
+        roots = list(self.settings.folders)
+        if not roots:
+            self._status("No folders yet: add one with Ctrl+O or drop it on the window")
+            return
+        self.indexing = True
+        self.library_view.update_count(indexing=True)
+        self.runner.submit("index", lambda ctx: self.engine.index(ctx, roots))
+        self._rows_timer.start()
+
+    def cancel_jobs(self) -> None:
+        self.runner.cancel("index")
+        self.runner.cancel("duplicates")
+        self._status("Cancelling…")
+
+    def _done_index(self, summary: IndexSummary) -> None:
+        self.last_summary = summary
+        self._end_progress()
+        if not self.runner.busy("index"):
+            self.indexing = False
+            self._rows_timer.stop()
+        self.reload_rows()
+        self.reload_problems()
+        state = "cancelled" if summary.cancelled else "done"
+        text = (f"Indexing {state}: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
+                f"{summary.removed} removed")
+        if summary.failed or summary.problems:
+            text += f", {len(summary.problems)} could not be read (see Problems)"
+        self._status(text)
+
+    def reload_rows(self) -> None:
+        if not self.ready:
+            return
+        key = self.library_view.sort_key()
+        self.runner.submit("rows", lambda ctx: self.engine.rows(ctx, key), cancel_running=True)
+
+    def _done_rows(self, rows) -> None:
+        grid = self.library_view.grid
+        current = grid.currentIndex().data(PathRole)
+        scroll = grid.verticalScrollBar().value()
+        self.library_view.model.set_rows(rows)
+        if current:
+            ix = self.library_view.model.index_of_path(current) if len(rows) < 200_000 else QModelIndex()
+            if ix.isValid():
+                grid.setCurrentIndex(ix)
+        grid.verticalScrollBar().setValue(scroll)
+        self.library_view.update_count(indexing=self.indexing)
+
+    def reload_problems(self) -> None:
+        if self.ready:
+            self.runner.submit("problems", self.engine.problems)
+
+    def _done_problems(self, problems) -> None:
+        self.problems_view.set_problems(problems)
+        self.tabs.setTabText(TAB_PROBLEMS, f"Problems ({len(problems)})" if problems else "Problems")
+
+    def _sort_changed(self, key: str) -> None:
+        self.settings.sort_key = key
+        self.reload_rows()
+
+    def _thumb_size_changed(self, side: int) -> None:
+        self.settings.thumb_size = side
+        self.similar_view.grid.set_thumb_side(side)
+
+    # -- details, preview ---------------------------------------------------------------------------
+    def current_path(self) -> str | None:
+        tab = self.tabs.currentIndex()
+        if tab == TAB_LIBRARY:
+            return self.library_view.grid.currentIndex().data(PathRole)
+        if tab == TAB_SIMILAR:
+            return self.similar_view.grid.currentIndex().data(PathRole)
+        if tab == TAB_DUPLICATES:
+            return self.duplicates_view.current_path()
+        return None
+
+    def _update_details(self) -> None:
+        tab = self.tabs.currentIndex()
+        row = None
+        if tab == TAB_LIBRARY:
+            row = self.library_view.grid.currentIndex().data(RowRole)
+        elif tab == TAB_SIMILAR:
+            row = self.similar_view.grid.currentIndex().data(RowRole)
+        elif tab == TAB_DUPLICATES:
+            pair = None
+            path = self.duplicates_view.current_path()
+            if path:
+                pair = next((m for g in self.duplicates_view.groups for m in g.members if m.row.path == path), None)
+            row = pair.row if pair else None
+        if row is not None and row.path == self.details.path:
+            return
+        self.details.show_row(row)
+        if row is not None:
+            path = row.path
+            self.runner.submit("details", lambda ctx: jobs.details(ctx, path))
+
+    def _done_details(self, info) -> None:
+        self.details.show_info(info)
+
+    def preview_current(self) -> None:
+        path = self.current_path()
+        if not path:
+            return
+        if self.preview_dialog is not None:
+            self.preview_dialog.close()
+        self.preview_dialog = dialogs.PreviewDialog(path, self)
+        self.preview_dialog.show()
+        self.runner.submit("preview", lambda ctx: jobs.preview(ctx, path))
+
+    def _done_preview(self, result) -> None:
+        path, image, error = result
+        if self.preview_dialog is not None and self.preview_dialog.windowTitle() == path:
+            self.preview_dialog.set_image(image, error)
+
+    def _grid_menu(self, grid: PhotoGrid, pos) -> None:
+        path = grid.indexAt(pos).data(PathRole)
+        if not path:
+            return
+        menu = QMenu(self)
+        menu.addAction(icon("similar"), "Find similar", lambda: self.find_similar(path))
+        menu.addAction("Preview", self.preview_current)
+        menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path))))
+        menu.addSeparator()
+        menu.addAction(icon("trash"), "Move to trash…", self.trash_selection)
+        menu.exec(grid.viewport().mapToGlobal(pos))
+
+    # -- similar -------------------------------------------------------------------------------------
+    _similar_path: str | None = None
+
+    def find_similar_dialog(self) -> None:
+        path = self.current_path() if self.tabs.currentIndex() in (TAB_LIBRARY, TAB_SIMILAR) else None
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Find photos similar to…", "", IMAGE_FILTER)
+        if path:
+            self.find_similar(path)
+
+    def find_similar(self, path: str, k: int = 60) -> None:
+        path = os.path.abspath(path)
+        self._similar_path = path
+        self.tabs.setCurrentIndex(TAB_SIMILAR)
+        self.similar_view.set_searching(path)
+        if self.indexing:
+            self._status("Finding similar photos after the current indexing step…")
+
+        def go() -> None:
+            self.runner.submit("similar", lambda ctx: self.engine.similar(ctx, path, k))
+
+        self.when_ready(go)
+
+    def _done_similar(self, result) -> None:
+        path, hits = result
+        self.similar_view.set_results(path, hits)
+        self._status(f"{len(hits)} similar photos")
+
+    # -- drop and paste --------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        elif event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        mime = event.mimeData()
+        paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        if paths:
+            self.open_paths(paths)
+            event.acceptProposedAction()
+        elif mime.hasImage():
+            self._search_image(mime.imageData())
+            event.acceptProposedAction()
+
+    def open_paths(self, paths: list[str]) -> None:
+        """Folders are added to the library; the first photo is searched for."""
+        folders = [p for p in paths if os.path.isdir(p)]
+        files = [p for p in paths if os.path.isfile(p)]
+        if folders:
+            self.add_folders(folders)
+            self.tabs.setCurrentIndex(TAB_LIBRARY)
+        if files:
+            self.find_similar(files[0])
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            return
+        if mime.hasUrls():
+            self.open_paths([u.toLocalFile() for u in mime.urls() if u.isLocalFile()])
+        elif mime.hasImage():
+            self._search_image(mime.imageData())
+
+    def _search_image(self, image) -> None:
+        folder = self.data_dir / "pasted"
+        self.runner.submit("paste", lambda ctx: jobs.save_pasted(ctx, image, folder))
+
+    def _done_paste(self, path: str) -> None:
+        self.find_similar(path)
+
+    # -- duplicates -------------------------------------------------------------------------------------
+    def find_duplicates(self) -> None:
+        self.tabs.setCurrentIndex(TAB_DUPLICATES)
+        self.duplicates_view.summary.setText("Looking for duplicates…")
+        threshold = self.duplicates_view.threshold()
+        hidden = set(self.hidden)
+
+        def go() -> None:
+            self.runner.submit("duplicates", lambda ctx: (threshold, *self.engine.duplicates(ctx, threshold, hidden)),
+                               cancel_running=True)
+
+        self.when_ready(go)
+
+    def _done_duplicates(self, result) -> None:
+        self._end_progress()
+        threshold, self.finder, groups = result
+        self._show_groups(groups)
+        if abs(self.duplicates_view.threshold() - threshold) > 1e-9:
+            self._threshold_changed(self.duplicates_view.threshold())  # the slider moved meanwhile
+
+    def _show_groups(self, groups) -> None:
+        self.duplicates_view.set_groups(groups, self.settings.reference_folders)
+        copies = sum(len(g.members) - 1 for g in groups)
+        self._status(f"{len(groups)} duplicate groups, {copies} removable copies")
+
+    def _threshold_changed(self, threshold: float) -> None:
+        self.settings.threshold = threshold
+        if self.finder is not None:
+            self.runner.submit("regroup", jobs.regroup_task(self.finder, threshold, set(self.hidden)))
+
+    def _done_regroup(self, result) -> None:
+        threshold, groups = result
+        if abs(threshold - self.duplicates_view.threshold()) < 1e-9:
+            self._show_groups(groups)
+
+    def not_duplicates(self, a: GroupMember, b: GroupMember) -> None:
+        if not (a.row.hash and b.row.hash) or self.finder is None:
+            return
+        pair = tuple(sorted((a.row.hash, b.row.hash)))
+        self.finder.ignored = set(self.finder.ignored) | {pair}
+        self.runner.submit("ignore", lambda ctx: self.engine.ignore_pair(ctx, pair[0], pair[1]))
+        self._threshold_changed(self.duplicates_view.threshold())
+        self._status(f"Remembered: {os.path.basename(a.row.path)} and {os.path.basename(b.row.path)} are not duplicates")
+
+    def compare(self, a: GroupMember, b: GroupMember) -> None:
+        if self.compare_dialog is not None:
+            self.compare_dialog.close()
+        self.compare_dialog = CompareDialog(a, b, self)
+        self.compare_dialog.show()
+        paths = [a.row.path, b.row.path]
+        self.runner.submit("compare", lambda ctx: (paths, jobs.compare(ctx, paths)))
+
+    def _done_compare(self, result) -> None:
+        paths, data = result
+        dlg = self.compare_dialog
+        if dlg is not None and [m.row.path for m in dlg.members] == paths:
+            dlg.set_data(data)
+
+    def export_groups(self) -> None:
+        groups = list(self.duplicates_view.groups)
+        if not groups:
+            self._status("Nothing to export: find duplicates first (Ctrl+D)")
+            return
+        path, chosen = QFileDialog.getSaveFileName(self, "Export duplicate groups", "duplicates.csv",
+                                                   "CSV (*.csv);;JSON (*.json)")
+        if path:
+            self.export_to(path, groups)
+
+    def export_to(self, path: str, groups=None) -> None:
+        groups = list(self.duplicates_view.groups) if groups is None else groups
+        threshold = self.duplicates_view.threshold()
+
+        def work(ctx):
+            if path.lower().endswith(".json"):
+                write_json(path, groups, threshold, self.engine.lib.catalog.problems())
+            else:
+                write_csv(path, groups)
+            return path
+
+        self.runner.submit("export", work)
+
+    def _done_export(self, path: str) -> None:
+        self._status(f"Exported the groups to {path}")
+
+    # -- moving files --------------------------------------------------------------------------------------
+    def selected_rows(self):
+        """The photos the current tab's selection means: checked copies, or selected grid items."""
+        tab = self.tabs.currentIndex()
+        if tab == TAB_DUPLICATES:
+            return [m.row for m in self.duplicates_view.checked_members()]
+        grid = self.library_view.grid if tab == TAB_LIBRARY else self.similar_view.grid if tab == TAB_SIMILAR else None
+        if grid is None:
+            return []
+        return [ix.data(RowRole) for ix in grid.selectionModel().selectedIndexes()]
+
+    def _movable(self) -> list:
+        rows = self.selected_rows()
+        reference = self.settings.reference_folders
+        movable = [r for r in rows if not is_under(r.path, reference)]
+        if len(movable) < len(rows):
+            self._status(f"{len(rows) - len(movable)} photos are in reference folders and stay where they are")
+        return movable
+
+    def trash_selection(self) -> None:
+        rows = self._movable()
+        if not rows:
+            return
+        if not dialogs.confirm_file_action(self, "Move to trash", len(rows), sum(r.size for r in rows)):
+            return
+        paths, reference = [r.path for r in rows], list(self.settings.reference_folders)
+        self.runner.submit("files", lambda ctx: ("trash", self.engine.trash(ctx, paths, reference)))
+
+    def move_selection(self) -> None:
+        rows = self._movable()
+        if not rows:
+            return
+        folder = dialogs.choose_folder(self, "Move the selected photos to…")
+        if not folder:
+            return
+        if not dialogs.confirm_file_action(self, "Move", len(rows), sum(r.size for r in rows), folder):
+            return
+        paths, reference = [r.path for r in rows], list(self.settings.reference_folders)
+        self.runner.submit("files", lambda ctx: ("move", self.engine.move(ctx, paths, folder, reference)))
+
+    def undo(self) -> None:
+        self.when_ready(lambda: self.runner.submit("files", lambda ctx: ("undo", self.engine.undo(ctx))))
+
+    def _done_files(self, result: tuple[str, ActionResult]) -> None:
+        action, res = result
+        if action == "undo":
+            restored = {dst for _, dst in res.done}
+            self.hidden -= restored | {src for src, _ in res.done}
+            text = f"Undone: {len(res.done)} photos put back" if res.done else "Nothing to undo"
+        else:
+            moved = {src for src, _ in res.done}
+            self.hidden |= moved
+            self.thumbs.forget(moved)
+            self.library_view.model.remove_paths(moved)
+            self.similar_view.model.remove_paths(moved)
+            where = "to the trash" if action == "trash" else "to the folder"
+            text = f"Moved {len(res.done)} photos ({human_bytes(res.bytes)}) {where} — Undo with Ctrl+Z"
+        if res.failed:
+            text += f"; {len(res.failed)} failed"
+            QMessageBox.warning(self, "Some photos were not moved",
+                                "\n".join(f"{p}: {why}" for p, why in res.failed[:20]))
+        self._status(text)
+        self.reload_rows()
+        if self.finder is not None:
+            self._threshold_changed(self.duplicates_view.threshold())

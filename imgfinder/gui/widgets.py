@@ -1,0 +1,85 @@
+"""Small reusable widgets: an eliding label (long paths never widen the window) and the
+photo grid (a QListView in icon mode with uniform cells, so 100,000 items lay out in
+constant time)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPainter
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QListView, QSizePolicy, QStyle, QStyleOption
+
+from .delegates import ThumbnailDelegate
+from .workers import ThumbnailLoader
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that elides (middle by default) instead of growing; full text in the tooltip."""
+
+    def __init__(self, text: str = "", mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle, parent=None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self._mode = mode
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(20)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text or ""
+        self.setToolTip(self._full if len(self._full) > 30 else "")
+        self.update()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(20, self.fontMetrics().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(min(400, self.fontMetrics().horizontalAdvance(self._full) + 4), self.fontMetrics().height() + 2)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        opt = QStyleOption()
+        opt.initFrom(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, opt, painter, self)
+        text = self.fontMetrics().elidedText(self._full, self._mode, self.contentsRect().width())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(self.contentsRect(), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), text)
+
+
+class PhotoGrid(QListView):
+    """Thumbnail grid; Space asks for a preview (the window decides what that shows)."""
+
+    preview_requested = Signal()
+
+    def __init__(self, loader: ThumbnailLoader, side: int, parent=None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(2000)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setMouseTracking(True)
+        self.setSpacing(2)
+        self.setWordWrap(False)
+        self.setDragEnabled(False)
+        self.setAcceptDrops(False)  # drops go to the main window
+        self.thumbs = ThumbnailDelegate(loader, side, self)
+        self.setItemDelegate(self.thumbs)
+        self.setGridSize(self.thumbs.cell_size())
+        loader.ready.connect(self.viewport().update)
+
+    def set_thumb_side(self, side: int) -> None:
+        self.thumbs.side = side
+        self.setGridSize(self.thumbs.cell_size())
+        self.doItemsLayout()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.modifiers():
+            self.preview_requested.emit()
+            return
+        super().keyPressEvent(event)
