@@ -7,7 +7,7 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QPushButton, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QPushButton, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.catalog import FileRow
 from ..core.metadata import PhotoInfo
@@ -34,6 +34,8 @@ class DetailsPanel(QFrame):
         self.preview.setObjectName("detailsPreview")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumHeight(PREVIEW)
+        self.preview.setMinimumWidth(1)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.preview.setStyleSheet("QLabel#detailsPreview { background: palette(window); color: palette(mid); }")
         self.name = ElidedLabel("")
         f = self.name.font()

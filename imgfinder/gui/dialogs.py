@@ -61,8 +61,10 @@ class FoldersDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Tick a folder to make it a <b>reference folder</b>: its photos count as originals "
-                                "and are never selected or moved."))
+        note = QLabel("Tick a folder to make it a <b>reference folder</b>: its photos count as originals "
+                      "and are never selected or moved.")
+        note.setWordWrap(True)
+        layout.addWidget(note)
         layout.addLayout(row, 1)
         layout.addWidget(buttons)
 
@@ -92,6 +94,7 @@ class PreviewDialog(QDialog):
         self.resize(1000, 720)
         self.label = QLabel("Loading…")
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setMinimumSize(1, 1)
         self._pixmap: QPixmap | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -8,7 +8,7 @@ import os
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSlider, QStyledItemDelegate,
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSizePolicy, QSlider, QStyledItemDelegate,
     QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
 )
 
@@ -95,6 +95,7 @@ class DuplicatesView(QWidget):
         self._update_slider_label()
         self.summary = QLabel("Click “Find duplicates” (Ctrl+D) to look for duplicate photos in the library")
         self.summary.setObjectName("duplicatesSummary")
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the window
 
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from .models import PhotoListModel
 from .widgets import PhotoGrid
@@ -24,6 +24,8 @@ class LibraryView(QWidget):
         self.grid.setObjectName("libraryGrid")
         self.count_label = QLabel("No photos yet — add a folder (Ctrl+O) or drop one here")
         self.count_label.setObjectName("countLabel")
+        self.count_label.setMinimumWidth(60)
+        self.count_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.sort_box = QComboBox()
         for key, label in SORTS:
             self.sort_box.addItem(label, key)

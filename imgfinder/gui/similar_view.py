@@ -27,7 +27,8 @@ class SimilarView(QWidget):
         self.query_thumb.setFixedSize(72, 72)
         self.query_thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.query_thumb.setStyleSheet("background: palette(mid); border-radius: 4px;")
-        self.title = QLabel("Drop a photo on the window, paste one (Ctrl+V) or pick “Find similar” on a photo")
+        self.title = ElidedLabel("Drop a photo on the window, paste one (Ctrl+V) or pick “Find similar” on a photo",
+                                 Qt.TextElideMode.ElideRight)
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
@@ -48,7 +49,7 @@ class SimilarView(QWidget):
 
     def set_searching(self, path: str) -> None:
         self.query_path = path
-        self.title.setText(f"Searching for photos like {os.path.basename(path)}…")
+        self.title.set_full_text(f"Searching for photos like {os.path.basename(path)}…")
         self.query_label.set_full_text(path)
         self.model.set_rows([], [])
         self._refresh_query_thumb()
@@ -56,7 +57,7 @@ class SimilarView(QWidget):
     def set_results(self, path: str, hits: list[SimilarHit]) -> None:
         self.query_path = path
         best = f" — best match {hits[0].score * 100:.1f}%" if hits else ""
-        self.title.setText(f"{len(hits)} photos similar to {os.path.basename(path)}{best}")
+        self.title.set_full_text(f"{len(hits)} photos similar to {os.path.basename(path)}{best}")
         self.query_label.set_full_text(path)
         self.model.set_rows([h.row for h in hits], [h.score for h in hits])
         self._refresh_query_thumb()
@@ -64,7 +65,7 @@ class SimilarView(QWidget):
             self.grid.setCurrentIndex(self.model.index(0, 0))
 
     def set_error(self, path: str, message: str) -> None:
-        self.title.setText(f"Cannot search with {os.path.basename(path)}: {message}")
+        self.title.set_full_text(f"Cannot search with {os.path.basename(path)}: {message}")
         self.model.set_rows([], [])
 
     def _refresh_query_thumb(self) -> None:

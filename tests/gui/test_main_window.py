@@ -62,7 +62,7 @@ def test_index_drop_similar_duplicates_trash_undo(qtbot, make_window, gui_photos
     assert Path(first).name == sorted(gui_photos.glob("*.jpg"))[1].name or first.endswith(Path(first).name)
     assert scores[0] > 0.98 and scores == sorted(scores, reverse=True)
     assert str(query) not in grid_paths(model)
-    assert "%" in window.similar_view.title.text()
+    assert "%" in window.similar_view.title.full_text()
 
     # Find duplicates: the exact copy and the resized and cropped copies group with their originals.
     with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "duplicates"):

@@ -1,0 +1,110 @@
+"""Views in detail: layout at 1280x720 with long paths, compare view, export, placeholders
+for unreadable files, and that pixmaps are only made on the GUI thread."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QPixmap
+
+from imgfinder.core.catalog import FileRow
+from imgfinder.gui.workers import ThumbnailLoader
+
+pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+def index(qtbot, window, folder: Path) -> None:
+    with qtbot.waitSignal(window.job_done, timeout=60_000, check_params_cb=lambda k: k == "index"):
+        window.add_folders([str(folder)])
+    qtbot.waitUntil(lambda: not window.runner.busy("rows"), timeout=10_000)
+
+
+def test_layout_fits_1280x720_with_long_paths(qtbot, make_window, photo_paths, tmp_path: Path) -> None:
+    from conftest import small_copy
+
+    deep = tmp_path / "photos" / ("a very long folder name " * 6).strip() / ("and another one " * 6).strip()
+    photo = small_copy(photo_paths[0], deep / (("a photo with an absurdly long file name " * 4).strip() + ".jpg"))
+    window = make_window()
+    window.resize(1280, 720)
+    index(qtbot, window, tmp_path / "photos")
+    window.library_view.grid.setCurrentIndex(window.library_view.model.index(0, 0))
+    qtbot.waitUntil(lambda: window.details.path == str(photo), timeout=5000)
+    window.status_label.set_full_text(f"Indexing {photo} " * 3)
+    qtbot.wait(50)
+    assert window.minimumSizeHint().width() <= 1280 and window.minimumSizeHint().height() <= 720
+    assert window.width() <= 1280 and window.height() <= 720
+    assert window.details.width() < 450
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "similar"):
+        window.find_similar(str(photo))
+    assert window.width() <= 1280
+
+
+def test_compare_view_and_export(qtbot, make_window, gui_photos: Path, tmp_path: Path) -> None:
+    window = make_window()
+    index(qtbot, window, gui_photos)
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "duplicates"):
+        window.find_duplicates()
+    dv = window.duplicates_view
+    near = next(i for i, g in enumerate(dv.groups) if not g.all_exact)
+    dv.select_member(near, 1)
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "compare"):
+        window.act_compare.trigger()
+    dlg = window.compare_dialog
+    assert dlg is not None and dlg.isVisible()
+    assert all(not v.item.pixmap().isNull() for v in dlg.views)
+    rows = {dlg.table.item(r, 0).text(): r for r in range(dlg.table.rowCount())}
+    dims = rows["Dimensions"]
+    assert dlg.table.item(dims, 1).text() != dlg.table.item(dims, 2).text()
+    assert dlg.table.item(dims, 1).background().color().alpha() > 0  # the difference is highlighted
+    dlg.zoom_to(2.0)
+    dlg.views[0].horizontalScrollBar().setValue(dlg.views[0].horizontalScrollBar().maximum())
+    assert dlg.views[1].horizontalScrollBar().value() == dlg.views[1].horizontalScrollBar().maximum()  # synced pan
+    dlg.diff_box.setChecked(True)
+    assert dlg.views[0].overlay.isVisible()
+    dlg.close()
+    for name in ("groups.csv", "groups.json"):
+        with qtbot.waitSignal(window.job_done, timeout=10_000, check_params_cb=lambda k: k == "export"):
+            window.export_to(str(tmp_path / name))
+    data = json.loads((tmp_path / "groups.json").read_text())
+    assert len(data["groups"]) == len(dv.groups) and data["groups"][0]["files"][0]["keep"] is True
+    assert any("broken.jpg" in p["path"] for p in data["problems"])
+    rows = list(csv.DictReader((tmp_path / "groups.csv").open()))
+    assert len(rows) == sum(len(g.members) for g in dv.groups)
+
+
+def test_missing_files_get_a_placeholder_and_pixmaps_are_made_on_the_gui_thread(qtbot, make_window, tmp_path, monkeypatch) -> None:
+    window = make_window()
+    made_on = []
+    real = QPixmap.fromImage
+
+    def spy(image, *a):
+        made_on.append(threading.current_thread() is threading.main_thread())
+        return real(image, *a)
+
+    monkeypatch.setattr(QPixmap, "fromImage", staticmethod(spy))
+    rows = [FileRow(i, str(tmp_path / f"missing{i}.jpg"), 1000, 1, None, 10, 10, None) for i in range(50)]
+    window.library_view.model.set_rows(rows)
+    window.library_view.grid.viewport().repaint()
+    qtbot.waitUntil(lambda: window.thumbs.pixmap(rows[0].path, 256) is ThumbnailLoader.FAILED, timeout=5000)
+    assert "not found" in window.thumbs.failure(rows[0].path, 256)
+    window.library_view.grid.viewport().repaint()  # paints placeholders, no crash
+
+
+def test_thumbnails_loaded_off_thread_become_pixmaps_on_gui_thread(qtbot, make_window, gui_photos, monkeypatch) -> None:
+    made_on = []
+    real = QPixmap.fromImage
+
+    def spy(image, *a):
+        made_on.append(threading.current_thread() is threading.main_thread())
+        return real(image, *a)
+
+    monkeypatch.setattr(QPixmap, "fromImage", staticmethod(spy))
+    window = make_window()
+    index(qtbot, window, gui_photos)
+    window.library_view.grid.viewport().repaint()
+    qtbot.waitUntil(lambda: len(made_on) >= 5, timeout=10_000)
+    assert all(made_on)
