@@ -89,43 +89,42 @@ def camera_files(n: int) -> list[str]:
     return [str(folder / f"IMG_{i:05d}.jpg") for i in range(n)]
 
 
-def clustered_embeddings(n: int, dim: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
-    """(vectors (n, dim) float32 L2-normalised, cluster label per row; -1 = not a duplicate).
+def clustered_embeddings(n: int, dim: int, seed: int = 7, latent: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors (n, dim) float32 L2-normalised, near-duplicate cluster per row; -1 = none).
 
-    Non-negative like post-ReLU pooled CNN features (so unrelated photos still have a
-    cosine around 0.5-0.7, as real ones do), in scenes of ~50 related shots; about 5% of
-    the rows are near-duplicate clusters of 2-6 copies at cosine ~0.9-0.99.
+    Shaped like the real model's pooled features (measured on the shared photos: about
+    half the entries are zero after the ReLU, unrelated photos have a cosine of 0.13-0.45,
+    median 0.21): a ``latent``-dimensional scene structure (events of ~50 related shots)
+    pushed through a random ReLU layer. About 5% of the rows are near-duplicate clusters of
+    2-6 copies (cosine ~0.92-0.99 to their original, like re-saves, crops and edits).
     """
     rng = np.random.default_rng(seed)
+    # A decaying spectrum, like the principal components of CNN features (a flat one
+    # makes every neighbour look alike, which no photo library does).
+    decay = (np.arange(1, latent + 1, dtype=np.float32) ** -0.5)[:, None]
+    w = (rng.standard_normal((latent, dim)) * decay / np.sqrt((decay**2).sum())).astype(np.float32)
+    scale = rng.gamma(2.0, 0.5, dim).astype(np.float32)  # some features fire more than others
     n_scenes = max(1, n // 50)
-    base = rng.gamma(0.6, 1.0, size=(1, dim)).astype(np.float32)
-    scenes = base + rng.gamma(0.5, 1.0, size=(n_scenes, dim)).astype(np.float32)
-    vectors = np.empty((n, dim), np.float32)
+    scenes = rng.standard_normal((n_scenes, latent)).astype(np.float32)
+    z = scenes[rng.integers(0, n_scenes, n)] + 0.9 * rng.standard_normal((n, latent)).astype(np.float32)
     labels = np.full(n, -1, np.int64)
-    row = 0
-    cluster = 0
-    chunk = 4096
-    while row < n:
-        take = min(chunk, n - row)
-        s = rng.integers(0, n_scenes, take)
-        v = scenes[s] + rng.gamma(0.5, 1.2, size=(take, dim)).astype(np.float32)
-        vectors[row : row + take] = v
-        row += take
-    # Near-duplicate clusters: replace random rows by jittered copies of a seed row.
     order = rng.permutation(n)
-    pos = 0
-    budget = int(n * 0.05)
+    pos, cluster, budget = 0, 0, int(n * 0.05)
     while pos < budget:
         size = int(rng.integers(2, 7))
         members = order[pos : pos + size]
         pos += size
-        seed_vec = vectors[members[0]]
-        for m in members[1:]:
-            jitter = rng.normal(0, rng.uniform(0.03, 0.12), dim).astype(np.float32) * seed_vec.mean()
-            vectors[m] = np.maximum(seed_vec + jitter * 3, 0)
+        spread = rng.uniform(0.08, 0.3)
+        z[members[1:]] = z[members[0]] + spread * rng.standard_normal((len(members) - 1, latent)).astype(np.float32)
         labels[members] = cluster
         cluster += 1
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.empty((n, dim), np.float32)
+    for s in range(0, n, 4096):
+        x = z[s : s + 4096] @ w - 0.1
+        x += 0.15 * rng.standard_normal(x.shape).astype(np.float32)  # per-photo detail
+        np.maximum(x, 0, out=x)
+        vectors[s : s + 4096] = x * scale
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return vectors, labels
 
 
@@ -135,7 +134,7 @@ def synthetic_catalog(n: int, dim: int, model_id: str | None = None) -> Path:
     from imgfinder.core.library import CATALOG_NAME
 
     model_id = model_id or f"synthetic-{dim}"
-    data_dir = DATA / f"catalog-{n}-{dim}"
+    data_dir = DATA / f"catalog-{n}-{dim}-{hashlib.sha1(model_id.encode()).hexdigest()[:8]}"
     done = data_dir / "complete"
     if done.exists():
         return data_dir

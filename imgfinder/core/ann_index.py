@@ -1,5 +1,13 @@
 """The Annoy nearest-neighbour index over the catalog's embeddings.
 
+Long vectors (the model's 1280 dimensions) are indexed by their projection on the
+top ``PROJECTED_DIM`` principal directions: Annoy's trees split far better and each
+distance costs a tenth, so it can afford to look at many more candidates. The best
+``RERANK`` candidates are then re-scored exactly against the full vectors (a memory-mapped
+sidecar), so the scores returned are exact cosines. Measured on 100,000 synthetic
+1280-d embeddings (``benchmarks/scale.py``): plain Annoy reached recall@10 0.87 in 8 ms;
+projected to 128-d with 64 trees, search_k 40,000 and 500 re-ranked, 0.95 in 4 ms.
+
 Annoy item numbers are dense positions 0..N-1; a sidecar array maps them back to catalog
 ids, so deleted rows never leave phantom zero vectors in the index. Files are written
 under temporary names and ``os.replace``d, then a small JSON manifest that names the
@@ -17,8 +25,24 @@ from pathlib import Path
 import numpy as np
 from annoy import AnnoyIndex
 
-DEFAULT_TREES = 16
-MANIFEST_VERSION = 1
+DEFAULT_TREES = 64
+MANIFEST_VERSION = 2
+PROJECT_ABOVE = 128  # vectors longer than this are indexed by a projection...
+PROJECTED_DIM = 128  # ...on this many principal directions
+PROJECT_MIN_COUNT = 5000  # below this the trees are cheap anyway: index the vectors as they are
+RERANK = 500  # candidates re-scored exactly per query (projected indexes)
+PCA_SAMPLE = 20000  # rows used to find the principal directions
+
+
+def default_search_k(k: int, count: int, projected: bool) -> int:
+    """Annoy's search_k for a top-``k`` query on ``count`` items (tuned in benchmarks/scale.py).
+
+    Projected indexes examine 40% of the items, at most 50,000 (recall@10 0.95, ~4 ms on
+    100,000 items); unprojected ones use Annoy's default (trees x k).
+    """
+    if not projected:
+        return -1
+    return int(min(count, max(4 * RERANK, k * 40, min(50_000, count * 2 // 5))))
 
 
 def cosine_from_angular(distance: np.ndarray | float) -> np.ndarray | float:
@@ -33,15 +57,21 @@ class Manifest:
     count: int
     dim: int
     trees: int
+    projected_dim: int = 0  # 0: Annoy holds the vectors themselves
 
 
 class VectorIndex:
-    """A loaded (memory-mapped) Annoy index plus the id map."""
+    """A loaded (memory-mapped) Annoy index, the full vectors and the id map."""
 
-    def __init__(self, annoy: AnnoyIndex, ids: np.ndarray, manifest: Manifest) -> None:
+    def __init__(
+        self, annoy: AnnoyIndex, ids: np.ndarray, manifest: Manifest,
+        vectors: np.ndarray | None = None, projection: np.ndarray | None = None,
+    ) -> None:
         self._annoy = annoy
         self.ids = ids
         self.manifest = manifest
+        self.vectors = vectors  # (N, dim) float32, L2-normalised, memory-mapped
+        self.projection = projection  # (dim, projected_dim) or None
         self._position = {int(i): p for p, i in enumerate(ids)}
 
     def __len__(self) -> int:
@@ -50,23 +80,48 @@ class VectorIndex:
     def position_of(self, file_id: int) -> int | None:
         return self._position.get(int(file_id))
 
+    def _rerank(self, candidates: list[int], query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self.vectors is not None
+        cand = np.unique(np.asarray(candidates, dtype=np.int64))  # sorted: memory-map pages in order
+        scores = self.vectors[cand] @ query
+        order = np.argsort(-scores, kind="stable")[:k]
+        return cand[order], scores[order].astype(np.float32)
+
     def query_vector(self, vector: np.ndarray, k: int, search_k: int = -1) -> tuple[np.ndarray, np.ndarray]:
-        """(catalog ids, cosine scores) of the ``k`` nearest items, best first."""
+        """(catalog ids, cosine scores) of the ``k`` nearest items, best first.
+
+        ``search_k=-1`` uses :func:`default_search_k`.
+        """
         if len(self.ids) == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        positions, distances = self._annoy.get_nns_by_vector(
-            np.asarray(vector, dtype=np.float32).tolist(), k, search_k=search_k, include_distances=True
-        )
-        return self.ids[np.asarray(positions, dtype=np.int64)], np.asarray(
-            cosine_from_angular(np.asarray(distances, dtype=np.float32)), dtype=np.float32
-        )
+        query = np.asarray(vector, dtype=np.float32)
+        if self.projection is None or self.vectors is None:
+            positions, distances = self._annoy.get_nns_by_vector(
+                query.tolist(), k, search_k=search_k, include_distances=True
+            )
+            return self.ids[np.asarray(positions, dtype=np.int64)], np.asarray(
+                cosine_from_angular(np.asarray(distances, dtype=np.float32)), dtype=np.float32
+            )
+        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        if search_k < 0:
+            search_k = default_search_k(k, len(self.ids), True)
+        candidates = self._annoy.get_nns_by_vector((query @ self.projection).tolist(), max(k, RERANK), search_k=search_k)
+        positions, scores = self._rerank(candidates, query, k)
+        return self.ids[positions], np.clip(scores, 0.0, 1.0)
 
     def query_position(self, position: int, k: int, search_k: int = -1) -> np.ndarray:
         """Positions of the ``k`` nearest items to the item at ``position`` (itself included)."""
-        return np.asarray(self._annoy.get_nns_by_item(position, k, search_k=search_k), dtype=np.int64)
+        if self.projection is None or self.vectors is None:
+            return np.asarray(self._annoy.get_nns_by_item(position, k, search_k=search_k), dtype=np.int64)
+        # Near neighbours of an indexed item are what duplicate search asks for: a small
+        # candidate pool (4k, Annoy's default search) re-scored exactly is enough.
+        candidates = self._annoy.get_nns_by_item(position, max(k * 4, 32), search_k=search_k)
+        positions, _ = self._rerank(candidates, np.asarray(self.vectors[position]), k)
+        return positions
 
     def unload(self) -> None:
         self._annoy.unload()
+        self.vectors = None
 
 
 class IndexStore:
@@ -77,13 +132,16 @@ class IndexStore:
         self.ann_path = self.directory / f"{name}.ann"
         self.ids_path = self.directory / f"{name}.ids.npy"
         self.manifest_path = self.directory / f"{name}.json"
+        self.vectors_path = self.directory / f"{name}.vectors.npy"
+        self.projection_path = self.directory / f"{name}.projection.npy"
 
     def manifest(self) -> Manifest | None:
         try:
             data = json.loads(self.manifest_path.read_text())
             if data.get("version") != MANIFEST_VERSION:
                 return None
-            return Manifest(data["model_id"], int(data["generation"]), int(data["count"]), int(data["dim"]), int(data["trees"]))
+            return Manifest(data["model_id"], int(data["generation"]), int(data["count"]), int(data["dim"]),
+                            int(data["trees"]), int(data.get("projected_dim", 0)))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -95,6 +153,8 @@ class IndexStore:
             and m.generation == generation
             and self.ann_path.exists()
             and self.ids_path.exists()
+            and self.vectors_path.exists()
+            and (m.projected_dim == 0 or self.projection_path.exists())
         )
 
     def build(
@@ -105,36 +165,51 @@ class IndexStore:
         generation: int,
         trees: int = DEFAULT_TREES,
         seed: int = 42,
+        project_min_count: int = PROJECT_MIN_COUNT,
     ) -> None:
         """Build from (ids, vectors) and atomically replace whatever was on disk."""
         self.directory.mkdir(parents=True, exist_ok=True)
         count = len(ids)
         dim = int(vectors.shape[1]) if count else 0
-        ann_tmp = self.ann_path.with_suffix(".ann.tmp")
-        ids_tmp = self.directory / (self.ids_path.name + ".tmp")
-        manifest_tmp = self.manifest_path.with_suffix(".json.tmp")
+        tmp = {p: p.with_name(p.name + ".tmp") for p in
+               (self.ann_path, self.ids_path, self.vectors_path, self.projection_path, self.manifest_path)}
+        projection = None
+        if dim > PROJECT_ABOVE and count >= project_min_count:
+            projection = principal_directions(vectors, PROJECTED_DIM, seed)
         if count:
-            annoy = AnnoyIndex(dim, "angular")
+            indexed = vectors if projection is None else project(vectors, projection)
+            annoy = AnnoyIndex(indexed.shape[1], "angular")
             annoy.set_seed(seed)
-            for position, vector in enumerate(vectors):
+            for position, vector in enumerate(indexed):
                 annoy.add_item(position, vector)
+            del indexed
             annoy.build(trees, n_jobs=1)
-            annoy.save(os.fspath(ann_tmp))
+            annoy.save(os.fspath(tmp[self.ann_path]))
             annoy.unload()
         else:
-            ann_tmp.write_bytes(b"")
-        with open(ids_tmp, "wb") as handle:
+            tmp[self.ann_path].write_bytes(b"")
+        with open(tmp[self.ids_path], "wb") as handle:
             np.save(handle, np.asarray(ids, dtype=np.int64))
+        with open(tmp[self.vectors_path], "wb") as handle:
+            np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32).reshape(count, dim))
+        if projection is not None:
+            with open(tmp[self.projection_path], "wb") as handle:
+                np.save(handle, projection)
         manifest = {
             "version": MANIFEST_VERSION, "model_id": model_id, "generation": generation,
             "count": count, "dim": dim, "trees": trees,
+            "projected_dim": 0 if projection is None else int(projection.shape[1]),
         }
-        manifest_tmp.write_text(json.dumps(manifest))
+        tmp[self.manifest_path].write_text(json.dumps(manifest))
         # A stale manifest must never describe a half-replaced index: drop it first.
         self.manifest_path.unlink(missing_ok=True)
-        os.replace(ann_tmp, self.ann_path)
-        os.replace(ids_tmp, self.ids_path)
-        os.replace(manifest_tmp, self.manifest_path)
+        for final in (self.ann_path, self.ids_path, self.vectors_path):
+            os.replace(tmp[final], final)
+        if projection is not None:
+            os.replace(tmp[self.projection_path], self.projection_path)
+        else:
+            self.projection_path.unlink(missing_ok=True)
+        os.replace(tmp[self.manifest_path], self.manifest_path)
 
     def load(self) -> VectorIndex | None:
         """Memory-map the index, or None when it is missing or inconsistent."""
@@ -143,11 +218,15 @@ class IndexStore:
             return None
         try:
             ids = np.load(self.ids_path)
+            vectors = np.load(self.vectors_path, mmap_mode="r") if m.count else np.zeros((0, m.dim), np.float32)
+            projection = np.load(self.projection_path) if m.projected_dim else None
         except (OSError, ValueError):
             return None
-        if len(ids) != m.count:
+        if len(ids) != m.count or vectors.shape != (m.count, m.dim):
             return None
-        annoy = AnnoyIndex(max(m.dim, 1), "angular")
+        if projection is not None and projection.shape != (m.dim, m.projected_dim):
+            return None
+        annoy = AnnoyIndex(max(m.projected_dim or m.dim, 1), "angular")
         if m.count:
             try:
                 annoy.load(os.fspath(self.ann_path), prefault=False)
@@ -156,4 +235,25 @@ class IndexStore:
             if annoy.get_n_items() != m.count:
                 annoy.unload()
                 return None
-        return VectorIndex(annoy, ids, m)
+        return VectorIndex(annoy, ids, m, vectors, projection)
+
+
+def principal_directions(vectors: np.ndarray, n: int, seed: int = 42) -> np.ndarray:
+    """(dim, n) float32: the top ``n`` eigenvectors of the (uncentred) second moment of a
+    sample of the rows, so dot products survive the projection as well as they can."""
+    rows = len(vectors)
+    if rows > PCA_SAMPLE:
+        pick = np.sort(np.random.default_rng(seed).choice(rows, PCA_SAMPLE, replace=False))
+        sample = np.asarray(vectors[pick], dtype=np.float32)
+    else:
+        sample = np.asarray(vectors, dtype=np.float32)
+    moment = (sample.T @ sample).astype(np.float64)
+    _, eigvecs = np.linalg.eigh(moment)
+    return np.ascontiguousarray(eigvecs[:, ::-1][:, :n], dtype=np.float32)
+
+
+def project(vectors: np.ndarray, projection: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    out = np.empty((len(vectors), projection.shape[1]), np.float32)
+    for s in range(0, len(vectors), chunk):
+        out[s : s + chunk] = np.asarray(vectors[s : s + chunk], dtype=np.float32) @ projection
+    return out
