@@ -34,7 +34,12 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 def run_gui(data_dir: Path | None = None, embedder_factory: Callable[[], Embedder] | None = None) -> int:
     from ..core.library import default_data_dir
+    from .qtcompat import pyside_refcount_bug
 
+    problem = pyside_refcount_bug()
+    if problem:
+        print(f"imgfinder: error: {problem}", file=sys.stderr)
+        return 1
     app = make_app()
     window = MainWindow(Path(data_dir) if data_dir else default_data_dir(), embedder_factory or default_factory)
     window.show()
