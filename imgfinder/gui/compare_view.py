@@ -35,19 +35,24 @@ class ZoomView(QGraphicsView):
         self.item = QGraphicsPixmapItem()
         self.overlay = QGraphicsPixmapItem()
         self.overlay.setVisible(False)
+        self.overlay.setOpacity(0.75)
         self.scene().addItem(self.item)
         self.scene().addItem(self.overlay)
         self.fit_mode = True
 
-    def set_image(self, image: QImage | None, overlay: QImage | None = None) -> None:
-        if image is None:
+    def set_image(self, image: QImage | None, overlay: QImage | None = None, width: float | None = None) -> None:
+        """Show ``image`` scaled to ``width`` scene units, so two photos of different
+        resolutions line up at the same zoom (what makes synchronised pan meaningful)."""
+        if image is None or image.isNull():
             return
+        width = width or image.width()
+        scale = width / image.width()
         self.item.setPixmap(QPixmap.fromImage(image))
-        if overlay is not None:
+        self.item.setScale(scale)
+        if overlay is not None and not overlay.isNull():
             self.overlay.setPixmap(QPixmap.fromImage(overlay))
-            ow = overlay.width() or 1
-            self.overlay.setScale(image.width() / ow)
-        self.scene().setSceneRect(QRectF(0, 0, image.width(), image.height()))
+            self.overlay.setScale(width / overlay.width())
+        self.scene().setSceneRect(QRectF(0, 0, width, image.height() * scale))
         self.fit()
 
     def fit(self) -> None:
@@ -124,7 +129,8 @@ class CompareDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setMaximumHeight(250)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.table.setMinimumHeight(8 * (self.fontMetrics().height() + 8) + self.fontMetrics().height() + 12)
         self.status = QLabel("Loading…")
         self.diff_box = QCheckBox("Highlight pixel differences")
         self.diff_box.toggled.connect(self._toggle_diff)
@@ -143,16 +149,17 @@ class CompareDialog(QDialog):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(panes)
         splitter.addWidget(self.table)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
 
     def set_data(self, data) -> None:
         """Show what the ``jobs.compare`` worker produced (QImages, PhotoInfos, diff)."""
+        widths = [img.width() for img in data.images if img is not None and not img.isNull()]
         for i, view in enumerate(self.views):
-            view.set_image(data.images[i], data.diff)
+            view.set_image(data.images[i], data.diff, max(widths) if widths else None)
         errors = [e for e in data.errors if e]
         if errors:
             self.status.setText("Cannot show: " + "; ".join(errors))

@@ -40,7 +40,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.Highlight))
         elif option.state & QStyle.StateFlag.State_MouseOver:
             painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.AlternateBase))
-        box = QRect(rect.x() + PADDING, rect.y() + PADDING, self.side, self.side)
+        box = QRect(rect.x() + (rect.width() - self.side) // 2, rect.y() + PADDING, self.side, self.side)
         path = index.data(PathRole)
         pm = self.loader.pixmap(path, self.load_side()) if path else None
         if pm is None or pm is ThumbnailLoader.FAILED:
@@ -54,6 +54,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             scaled = pm.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, scaled.width(), scaled.height())
             target.moveCenter(box.center())
+            target.moveBottom(box.bottom())  # names sit right under their photo
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawPixmap(target, pm)
         score = index.data(ScoreRole)
@@ -73,7 +74,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
             painter.setFont(option.font)
-        text_rect = QRect(rect.x() + PADDING, box.bottom() + 3, self.side, 16)
+        text_rect = QRect(box.x(), box.bottom() + 3, self.side, 16)
         name = option.fontMetrics.elidedText(index.data() or "", Qt.TextElideMode.ElideMiddle, self.side)
         painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, name)

@@ -102,7 +102,7 @@ class DuplicatesView(QWidget):
         self.toolbar.setIconSize(QSize(18, 18))
         self.act_find = self.toolbar.addAction(icon("duplicates"), "Find duplicates", self.find_requested)
         self.toolbar.addSeparator()
-        self.act_auto = self.toolbar.addAction(icon("select"), "Select all but the best", self.select_all_but_best)
+        self.act_auto = self.toolbar.addAction(icon("select"), "Select all but best", self.select_all_but_best)
         self.act_auto.setToolTip("Select every copy except the best one of each group (highest resolution, then "
                                  "largest file, then oldest); photos in reference folders are never selected")
         self.act_clear = self.toolbar.addAction("Clear", self.clear_selection)
@@ -110,8 +110,10 @@ class DuplicatesView(QWidget):
         self.act_compare = self.toolbar.addAction(icon("compare"), "Compare", self._emit_compare)
         self.act_not_dup = self.toolbar.addAction(icon("not-duplicate"), "Not duplicates", self._emit_not_duplicates)
         self.toolbar.addSeparator()
-        self.act_trash = self.toolbar.addAction(icon("trash"), "Move to trash…", self.trash_requested)
-        self.act_move = self.toolbar.addAction(icon("move"), "Move to folder…", self.move_requested)
+        self.act_trash = self.toolbar.addAction(icon("trash"), "Trash…", self.trash_requested)
+        self.act_trash.setToolTip("Move the selected copies to the trash (Delete)")
+        self.act_move = self.toolbar.addAction(icon("move"), "Move…", self.move_requested)
+        self.act_move.setToolTip("Move the selected copies to a folder you choose")
         self.act_undo = self.toolbar.addAction(icon("undo"), "Undo", self.undo_requested)
         self.act_export = self.toolbar.addAction(icon("export"), "Export…", self.export_requested)
 

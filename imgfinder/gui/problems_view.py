@@ -18,7 +18,8 @@ class ProblemsView(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().resizeSection(1, 320)
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addWidget(self.table, 1)
@@ -31,7 +32,7 @@ class ProblemsView(QWidget):
             b.setToolTip(reason)
             self.table.setItem(r, 0, a)
             self.table.setItem(r, 1, b)
-        self.label.setText(f"{len(problems)} files could not be read:" if problems
+        self.label.setText(f"{len(problems)} file{'s' if len(problems) != 1 else ''} could not be read:" if problems
                            else "No problems: every photo could be read.")
 
     def count(self) -> int:

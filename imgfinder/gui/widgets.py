@@ -75,8 +75,19 @@ class PhotoGrid(QListView):
 
     def set_thumb_side(self, side: int) -> None:
         self.thumbs.side = side
-        self.setGridSize(self.thumbs.cell_size())
+        self._fit_columns()
         self.doItemsLayout()
+
+    def _fit_columns(self) -> None:
+        """Widen cells so the columns fill the row (no ragged empty band on the right)."""
+        cell = self.thumbs.cell_size()
+        width = self.viewport().width() - 2 * self.spacing() - 1
+        columns = max(1, width // cell.width())
+        self.setGridSize(QSize(max(cell.width(), width // columns), cell.height()))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.modifiers():

@@ -1,0 +1,158 @@
+"""Take the screenshots in docs/screenshots of the real app, driven like a user would.
+
+    xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/make_screenshots.py [--fake]
+
+Builds a library in a temporary folder from the shared photos plus edited copies
+(resized, cropped, recompressed, an exact copy, an unreadable file), opens the real
+``MainWindow`` (the Keras model unless ``--fake``), adds the folder, drops an outside
+photo on the window, finds duplicates and opens the compare view, grabbing each view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+OUT = REPO / "docs" / "screenshots"
+
+
+def build_library(root: Path, photos: list[Path]) -> tuple[Path, Path]:
+    lib = root / "Pictures"
+    (lib / "Holidays 2023").mkdir(parents=True)
+    (lib / "Phone backup" / "DCIM" / "Camera").mkdir(parents=True)
+    (lib / "Edited").mkdir()
+    for i, p in enumerate(photos):
+        target = lib / ("Holidays 2023" if i % 2 else "Phone backup/DCIM/Camera") / p.name
+        with Image.open(p) as img:
+            img.convert("RGB").save(target, quality=92)
+    phone = lib / "Phone backup" / "DCIM" / "Camera"
+    shutil.copy2(lib / "Holidays 2023" / photos[1].name, phone / f"copy of {photos[1].name}")
+    for p in photos[2:5]:
+        src = next(lib.rglob(p.name))
+        with Image.open(src) as img:
+            small = img.resize((img.width // 2, img.height // 2))
+            small.save(lib / "Edited" / f"{src.stem} (small).jpg", quality=80)
+            w, h = img.size
+            img.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(lib / "Edited" / f"{src.stem} (cropped).jpg", quality=88)
+    src = next(lib.rglob(photos[6].name))
+    with Image.open(src) as img:
+        img.save(lib / "Edited" / f"{src.stem} (low quality).jpg", quality=35)
+    (lib / "Edited" / "half-downloaded.jpg").write_bytes(src.read_bytes()[:2000])
+    query_dir = root / "Downloads"
+    query_dir.mkdir()
+    with Image.open(next(lib.rglob(photos[3].name))) as img:
+        w, h = img.size
+        img.crop((w // 6, 0, w, h - h // 8)).resize((w // 3, (h - h // 8) // 3)).save(query_dir / "IMG_from_chat.jpg", quality=75)
+    return lib, query_dir / "IMG_from_chat.jpg"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fake", action="store_true", help="use the tests' fake embedder instead of the CNN")
+    ap.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "photos")
+    args = ap.parse_args()
+
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    from imgfinder.gui.app import default_factory, make_app
+    from imgfinder.gui.main_window import MainWindow
+
+    factory = default_factory
+    if args.fake:
+        sys.path.insert(0, str(REPO / "tests"))
+        from conftest import FakeEmbedder
+
+        factory = FakeEmbedder
+    photos = sorted(args.photos.glob("*.jpg"))
+    root = Path(tempfile.mkdtemp(prefix="imgfinder-shots-"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    try:
+        lib, query = build_library(root, photos)
+        app = make_app(["imgfinder"])
+        window = MainWindow(root / "data", factory)
+        window.resize(1280, 800)
+        window.move(20, 20)
+        window.show()
+        done: list[str] = []
+        window.job_done.connect(done.append)
+
+        def pump(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                app.processEvents()
+                time.sleep(0.01)
+
+        def wait_for(kind: str, timeout: float = 600) -> None:
+            end = time.monotonic() + timeout
+            while kind not in done:
+                if time.monotonic() > end:
+                    raise SystemExit(f"timed out waiting for {kind}")
+                app.processEvents()
+                time.sleep(0.01)
+            done.remove(kind)
+
+        def shot(widget, name: str) -> None:
+            pump(1.5)  # thumbnails arrive
+            path = OUT / f"{name}.png"
+            widget.grab().save(str(path))
+            print("wrote", path)
+
+        pump(0.5)
+        window.add_folders([str(lib)])
+        wait_for("index")
+        pump(1.0)
+        grid = window.library_view.grid
+        grid.setCurrentIndex(window.library_view.model.index(7, 0))
+        grid.setFocus()
+        shot(window, "library")
+
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(query))])
+        pos = QPointF(600, 400)
+        QApplication.sendEvent(window, QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime,
+                                                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+        QApplication.sendEvent(window, QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                                  Qt.KeyboardModifier.NoModifier))
+        wait_for("similar")
+        shot(window, "similar")
+
+        window.find_duplicates()
+        wait_for("duplicates")
+        dv = window.duplicates_view
+        dv.select_all_but_best()
+        near = next((i for i, g in enumerate(dv.groups) if not g.all_exact), 0)
+        best = max(range(1, len(dv.groups[near].members)), key=lambda i: dv.groups[near].members[i].score)
+        dv.select_member(near, best)
+        shot(window, "duplicates")
+
+        dv._emit_compare()
+        wait_for("compare")
+        dlg = window.compare_dialog
+        dlg.resize(1280, 800)
+        pump(0.5)
+        dlg.zoom_to(0.9)
+        bar = dlg.views[0].horizontalScrollBar()
+        bar.setValue(bar.maximum() // 2)  # the right view follows (synchronised pan)
+        shot(dlg, "compare")
+        dlg.close()
+
+        window.tabs.setCurrentIndex(3)
+        shot(window, "problems")
+        window.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
