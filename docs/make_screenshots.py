@@ -42,6 +42,10 @@ def build_library(root: Path, photos: list[Path]) -> tuple[Path, Path]:
             small.save(lib / "Edited" / f"{src.stem} (small).jpg", quality=80)
             w, h = img.size
             img.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(lib / "Edited" / f"{src.stem} (cropped).jpg", quality=88)
+    (lib / "Old phone").mkdir()
+    for n, p in enumerate(photos[8:]):
+        with Image.open(p) as img:
+            img.convert("RGB").resize((img.width // 3, img.height // 3)).save(lib / "Old phone" / f"IMG_{20230101 + n}.jpg", quality=70)
     src = next(lib.rglob(photos[6].name))
     with Image.open(src) as img:
         img.save(lib / "Edited" / f"{src.stem} (low quality).jpg", quality=35)
@@ -109,6 +113,17 @@ def main() -> int:
 
         pump(0.5)
         window.add_folders([str(lib)])
+        end = time.monotonic() + 600
+        while not (window.progress_bar.isVisible() and window.progress_bar.value() >= 32) and "index" not in done:
+            app.processEvents()
+            time.sleep(0.005)
+            if time.monotonic() > end:
+                raise SystemExit("indexing did not start")
+        if "index" not in done:
+            window.library_view.grid.viewport().update()
+            pump(0.3)
+            window.grab().save(str(OUT / "indexing.png"))
+            print("wrote", OUT / "indexing.png")
         wait_for("index")
         pump(1.0)
         grid = window.library_view.grid

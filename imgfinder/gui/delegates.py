@@ -25,8 +25,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
         """Thumbnails are cached in a few sizes only, so resizing the grid reuses them."""
         return 128 if self.side <= 128 else 256
 
+    def box_height(self) -> int:
+        """Cells are 5:4 - most photos are landscape, so a square cell would be mostly air."""
+        return self.side * 4 // 5
+
     def cell_size(self) -> QSize:
-        return QSize(self.side + 2 * PADDING, self.side + 2 * PADDING + 18)
+        return QSize(self.side + 2 * PADDING, self.box_height() + 2 * PADDING + 18)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return self.cell_size()
@@ -40,9 +44,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.Highlight))
         elif option.state & QStyle.StateFlag.State_MouseOver:
             painter.fillRect(rect.adjusted(1, 1, -1, -1), palette.color(QPalette.ColorRole.AlternateBase))
-        box = QRect(rect.x() + (rect.width() - self.side) // 2, rect.y() + PADDING, self.side, self.side)
+        box = QRect(rect.x() + (rect.width() - self.side) // 2, rect.y() + PADDING, self.side, self.box_height())
         path = index.data(PathRole)
         pm = self.loader.pixmap(path, self.load_side()) if path else None
+        picture = box
         if pm is None or pm is ThumbnailLoader.FAILED:
             painter.fillRect(box, palette.color(QPalette.ColorRole.Mid).lighter(135))
             painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
@@ -55,6 +60,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             target = QRect(0, 0, scaled.width(), scaled.height())
             target.moveCenter(box.center())
             target.moveBottom(box.bottom())  # names sit right under their photo
+            picture = target
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawPixmap(target, pm)
         score = index.data(ScoreRole)
@@ -65,7 +71,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setFont(font)
             fm = painter.fontMetrics()
             badge = QRect(0, 0, fm.horizontalAdvance(text) + 10, fm.height() + 4)
-            badge.moveTopRight(box.topRight())
+            badge.moveTopRight(picture.topRight())
             badge.translate(-3, 3)
             colour = QColor(32, 140, 80) if score >= 0.9 else QColor(60, 90, 160) if score >= 0.8 else QColor(90, 90, 90)
             painter.setPen(Qt.PenStyle.NoPen)

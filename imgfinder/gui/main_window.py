@@ -348,6 +348,8 @@ class MainWindow(QMainWindow):
         self.indexing = True
         self.library_view.update_count(indexing=True)
         self.runner.submit("index", lambda ctx: self.engine.index(ctx, roots))
+        # The grid fills in as photos are committed; big libraries refresh less often.
+        self._rows_timer.setInterval(1000 if self.library_view.model.rowCount() < 20_000 else 5000)
         self._rows_timer.start()
 
     def cancel_jobs(self) -> None:

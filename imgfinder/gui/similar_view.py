@@ -38,6 +38,7 @@ class SimilarView(QWidget):
         text.addWidget(self.query_label)
         header = QHBoxLayout()
         header.setContentsMargins(8, 6, 8, 6)
+        header.setSpacing(10)
         header.addWidget(self.query_thumb)
         header.addLayout(text, 1)
         layout = QVBoxLayout(self)

@@ -107,6 +107,22 @@ def test_index_drop_similar_duplicates_trash_undo(qtbot, make_window, gui_photos
     qtbot.waitUntil(lambda: len(grid_paths(window.library_view.model)) == 15, timeout=5000)
 
 
+def test_drop_folder_indexes_it_and_find_similar_on_a_grid_item(qtbot, make_window, gui_photos: Path) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.job_done, timeout=60_000, check_params_cb=lambda k: k == "index"):
+        drop_files(window, [gui_photos])
+    assert window.settings.folders == [str(gui_photos)]
+    qtbot.waitUntil(lambda: window.library_view.model.rowCount() == 15, timeout=10_000)
+    grid = window.library_view.grid
+    grid.setCurrentIndex(window.library_view.model.index(3, 0))
+    chosen = window.library_view.model.row_at(3).path
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "similar"):
+        window.act_similar.trigger()  # Ctrl+F on the selected photo
+    assert window.similar_view.query_path == chosen
+    assert chosen not in grid_paths(window.similar_view.model)
+    assert window.similar_view.model.rowCount() > 0
+
+
 def paths_name(folder: Path, i: int) -> str:
     return sorted(p.name for p in folder.glob("*.jpg") if not p.name.startswith(("copy_", "broken")))[i]
 
