@@ -2,18 +2,31 @@
 
 Kept apart from the CLI and GUI so both make the same choice, and so nothing here
 imports TensorFlow until an image actually has to be embedded.
+
+``IMGFINDER_MODEL_HEAD`` overrides the projection head: a path to another ``.npz``
+(e.g. one fine-tuned on your own library with ``python -m imgfinder.model.train``), or
+``none`` for the bare backbone. The model id changes with it, so the catalog re-embeds.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .core.embedding import Embedder
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEFAULT_HEAD = RESOURCES / "models" / "siamese_head.npz"
+
+
+def default_head() -> Path | None:
+    override = os.environ.get("IMGFINDER_MODEL_HEAD")
+    if override:
+        return None if override.lower() == "none" else Path(override)
+    return DEFAULT_HEAD if DEFAULT_HEAD.exists() else None
 
 
 def default_embedder() -> Embedder:
     from .model.keras_embedder import KerasEmbedder
 
-    return KerasEmbedder()
+    return KerasEmbedder(head_path=default_head())

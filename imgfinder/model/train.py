@@ -1,0 +1,361 @@
+"""Train (or fine-tune) the Siamese projection head on any folder of photos.
+
+    python -m imgfinder.model.train --photos ../shared/photos --out resources/models/siamese_head.npz
+
+Positive pairs are two randomly edited views of one *source*; negatives are views of
+different sources. Each photo gives many sources: the whole frame and random windows of
+it. Windows of one photo that barely overlap are the hard negatives a real library is
+full of (the same scene, another part of it, like a second shot from the same spot), so
+the model learns that "same place" is not "same photo". Pairs whose truth is ambiguous
+(overlapping windows, the whole frame vs one of its windows) are never used.
+
+Backbone features of every view are computed once and cached, then the shared head is
+trained on them: a few minutes on a 2-core CPU. Everything is seeded: the same photos,
+seed and options give the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from imgfinder.core.decoder import open_image, square_pixels
+from imgfinder.core.scanner import scan
+from imgfinder.model.edits import crop_area, random_edit_chain, rescale
+
+WORK_SIDE = 1280  # sources are cut from a copy this large: fast, and more than the model sees
+SOURCE_AREA = (0.12, 0.45)  # area fraction of a photo that one window source covers
+MAX_NEGATIVE_OVERLAP = 0.05  # windows sharing less than this much are different pictures
+
+
+@dataclass(frozen=True)
+class Window:
+    """A part of a photo used as its own training source: (left, top, right, bottom) in [0, 1]."""
+
+    box: tuple[float, float, float, float]
+
+    @property
+    def area(self) -> float:
+        l, t, r, b = self.box
+        return (r - l) * (b - t)
+
+    def overlap(self, other: Window) -> float:
+        """Shared area as a fraction of the smaller window."""
+        l = max(self.box[0], other.box[0])
+        t = max(self.box[1], other.box[1])
+        r = min(self.box[2], other.box[2])
+        b = min(self.box[3], other.box[3])
+        inter = max(0.0, r - l) * max(0.0, b - t)
+        return inter / max(1e-9, min(self.area, other.area))
+
+    def cut(self, img: Image.Image) -> Image.Image:
+        w, h = img.size
+        l, t, r, b = self.box
+        return img.crop((round(l * w), round(t * h), round(r * w), round(b * h)))
+
+
+FULL = Window((0.0, 0.0, 1.0, 1.0))
+
+
+def windows_for(rng: random.Random, count: int) -> list[Window]:
+    """The whole frame plus ``count`` random windows, as a photographer's other shots of a scene."""
+    out = [FULL]
+    for _ in range(count):
+        area = rng.uniform(*SOURCE_AREA)
+        aspect = rng.uniform(0.6, 1.6)
+        w = min(1.0, (area * aspect) ** 0.5)
+        h = min(1.0, area / w)
+        l = rng.uniform(0, 1 - w)
+        t = rng.uniform(0, 1 - h)
+        out.append(Window((l, t, l + w, t + h)))
+    return out
+
+
+@dataclass
+class ViewSet:
+    """Backbone features of the training views, with their sources."""
+
+    features: np.ndarray  # (V, 1280) float32
+    source: np.ndarray  # (V,) int: source id
+    photo: np.ndarray  # (V,) int: photo id
+    boxes: np.ndarray  # (V, 4) float: the source window of each view
+    photo_names: list[str]
+
+    def negative_mask(self, rows: np.ndarray) -> np.ndarray:
+        """For rows of a batch: may (i, j) be used as a negative pair?
+
+        Views of different photos always; views of two windows of one photo only when
+        the windows barely overlap (the hard negatives). The whole frame against one of
+        its windows is neither positive nor negative: a big crop is a duplicate, a small
+        one is not, and the boundary is not for the training data to decide.
+        """
+        photo, boxes = self.photo[rows], self.boxes[rows]
+        l = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
+        t = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
+        r = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
+        b = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
+        inter = np.clip(r - l, 0, None) * np.clip(b - t, 0, None)
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        overlap = inter / np.maximum(np.minimum(area[:, None], area[None, :]), 1e-9)
+        same_photo = photo[:, None] == photo[None, :]
+        return ~same_photo | (overlap < MAX_NEGATIVE_OVERLAP)
+
+
+def pixels_like_the_app(img: Image.Image, size: int) -> np.ndarray:
+    """Encode a view as a JPEG and decode it the way the indexer does (draft + squash)."""
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=95)
+    decoded, _, _ = open_image(buf.getvalue(), min_side=size)
+    return square_pixels(decoded, size)
+
+
+def load_photo(path: str) -> Image.Image:
+    img, _, _ = open_image(Path(path).read_bytes(), min_side=WORK_SIDE)
+    img = img.convert("RGB")
+    return rescale(img, WORK_SIDE / max(img.size)) if max(img.size) > WORK_SIDE else img
+
+
+def make_views(
+    photos: list[str], windows: int, views_per_source: int, seed: int, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels of every training view: (V, size, size, 3) plus source, photo and window box."""
+    pixels, source, photo, boxes = [], [], [], []
+    n_sources = 0
+    for p_index, path in enumerate(photos):
+        img = load_photo(path)
+        rng = random.Random(f"{seed}:{os.path.basename(path)}")
+        for window in windows_for(rng, windows):
+            src = window.cut(img)
+            for v in range(views_per_source):
+                view = src if v == 0 else random_edit_chain(src, rng)
+                pixels.append(pixels_like_the_app(view, size))
+                source.append(n_sources)
+                photo.append(p_index)
+                boxes.append(window.box)
+            n_sources += 1
+    return np.stack(pixels), np.array(source), np.array(photo), np.array(boxes, dtype=np.float32)
+
+
+def backbone_features(pixels: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Pooled 1280-d backbone features (before any head), as the embedder computes them."""
+    import tensorflow as tf
+
+    from imgfinder.model.keras_embedder import KerasEmbedder
+
+    model = KerasEmbedder().keras_model
+    out = [
+        np.asarray(model(tf.cast(pixels[i : i + batch], tf.float32), training=False))
+        for i in range(0, len(pixels), batch)
+    ]
+    return np.concatenate(out).astype(np.float32)
+
+
+def build_view_set(
+    photos: list[str], windows: int, views_per_source: int, seed: int, cache_dir: Path | None, size: int = 224
+) -> ViewSet:
+    key = hashlib.sha256()
+    for p in photos:
+        key.update(Path(p).name.encode())
+        key.update(hashlib.blake2b(Path(p).read_bytes(), digest_size=16).digest())
+    key.update(f"{windows}:{views_per_source}:{seed}:{size}:{WORK_SIDE}:{SOURCE_AREA}:v2".encode())
+    cache = cache_dir / f"views-{key.hexdigest()[:16]}.npz" if cache_dir else None
+    names = [Path(p).name for p in photos]
+    if cache and cache.exists():
+        z = np.load(cache)
+        return ViewSet(z["features"], z["source"], z["photo"], z["boxes"], names)
+    started = time.monotonic()
+    pixels, source, photo, boxes = make_views(photos, windows, views_per_source, seed, size)
+    print(f"made {len(pixels)} views in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    started = time.monotonic()
+    features = backbone_features(pixels)
+    print(f"backbone features in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, features=features, source=source, photo=photo, boxes=boxes)
+    return ViewSet(features, source, photo, boxes, names)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1500
+    photos_per_batch: int = 12
+    views_per_row: int = 2
+    sources_per_photo: int = 4
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    margin: float = 1.0
+    triplet_weight: float = 0.5
+    hidden: int = 512
+    out_dim: int = 256
+    dropout: float = 0.2
+    seed: int = 1234
+
+
+def train_head(views: ViewSet, config: TrainConfig, init_head: Path | None = None, log_every: int = 50):
+    """Train the shared head; returns (keras head, loss curve [(step, loss)])."""
+    import tensorflow as tf
+
+    from imgfinder.model.siamese import batch_loss, build_head, principal_axes
+
+    tf.keras.utils.set_random_seed(config.seed)
+    init_kernel = None if config.hidden else principal_axes(views.features, config.out_dim)
+    head = build_head(
+        views.features.shape[1], config.hidden, config.out_dim, seed=config.seed, dropout=config.dropout,
+        init_kernel=init_kernel,
+    )
+    if init_head is not None:
+        from imgfinder.model.keras_embedder import load_head
+
+        layers = load_head(init_head)
+        dense = [l for l in head.layers if l.name.startswith("head_dense_")]
+        if len(layers) != len(dense) or any(l.get_weights()[0].shape != k.shape for l, (k, _) in zip(dense, layers)):
+            raise ValueError(f"{init_head} does not match the head's shape; cannot fine-tune from it")
+        for layer, (k, b) in zip(dense, layers):
+            layer.set_weights([k, b])
+    optimizer = tf.keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+    rng = np.random.default_rng(config.seed)
+    by_source: dict[int, np.ndarray] = {int(s): np.flatnonzero(views.source == s) for s in np.unique(views.source)}
+    sources_of: dict[int, np.ndarray] = {
+        int(p): np.unique(views.source[views.photo == p]) for p in np.unique(views.photo)
+    }
+    photos = np.unique(views.photo)
+    features = tf.constant(views.features)
+
+    @tf.function
+    def step(rows, labels, negatives):
+        with tf.GradientTape() as tape:
+            emb = head(tf.gather(features, rows), training=True)
+            loss = batch_loss(emb, labels, negatives, config.margin, config.triplet_weight)
+        grads = tape.gradient(loss, head.trainable_variables)
+        optimizer.apply_gradients(zip(grads, head.trainable_variables))
+        return loss
+
+    curve: list[tuple[int, float]] = []
+    running = []
+    for n in range(1, config.steps + 1):
+        chosen = rng.choice(photos, size=min(config.photos_per_batch, len(photos)), replace=False)
+        rows = []
+        for p in chosen:
+            pool = sources_of[int(p)]
+            for s in rng.choice(pool, size=min(config.sources_per_photo, len(pool)), replace=False):
+                rows.extend(rng.choice(by_source[int(s)], size=config.views_per_row, replace=False))
+        rows = np.asarray(rows)
+        loss = step(
+            tf.constant(rows), tf.constant(views.source[rows]),
+            tf.constant(views.negative_mask(rows).astype(np.float32)),
+        )
+        running.append(float(loss))
+        if n % log_every == 0 or n == config.steps:
+            curve.append((n, float(np.mean(running))))
+            running = []
+    return head, curve
+
+
+def pair_report(views: ViewSet, embed) -> dict[str, float]:
+    """Cosine statistics of positives, hard negatives and other negatives."""
+    e = embed(views.features)
+    sims = e @ e.T
+    same = views.source[:, None] == views.source[None, :]
+    np.fill_diagonal(same, False)
+    rows = np.arange(len(views.source))
+    neg = views.negative_mask(rows)
+    np.fill_diagonal(neg, False)
+    hard = neg & (views.photo[:, None] == views.photo[None, :])
+    easy = neg & ~hard
+    def stat(fn, values: np.ndarray) -> float | None:
+        return float(fn(values)) if values.size else None
+
+    return {
+        "positive_p05": stat(lambda v: np.percentile(v, 5), sims[same]), "positive_min": stat(np.min, sims[same]),
+        "hard_negative_max": stat(np.max, sims[hard]), "hard_negative_p99": stat(lambda v: np.percentile(v, 99), sims[hard]),
+        "negative_max": stat(np.max, sims[easy]),
+    }
+
+
+def save_loss_curve(curve: list[tuple[int, float]], png: Path, csv: Path) -> None:
+    """The loss curve as CSV and as a small PNG plot (drawn with Pillow: no plotting dependency)."""
+    from PIL import ImageDraw
+
+    csv.write_text("step,loss\n" + "".join(f"{s},{l:.6f}\n" for s, l in curve))
+    w, h, m = 640, 360, 48
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    steps = [s for s, _ in curve]
+    losses = [l for _, l in curve]
+    lo, hi = 0.0, max(losses) * 1.05
+    def xy(s: float, l: float) -> tuple[float, float]:
+        return m + (s - steps[0]) / max(1, steps[-1] - steps[0]) * (w - 2 * m), h - m - (l - lo) / (hi - lo) * (h - 2 * m)
+    d.rectangle((m, m, w - m, h - m), outline="black")
+    d.line([xy(s, l) for s, l in curve], fill=(30, 90, 200), width=2)
+    d.text((m, 12), "Siamese head training loss (contrastive + triplet)", fill="black")
+    d.text((m, h - m + 8), f"step {steps[0]}", fill="black")
+    d.text((w - m - 60, h - m + 8), f"step {steps[-1]}", fill="black")
+    d.text((6, m - 6), f"{hi:.2f}", fill="black")
+    d.text((6, h - m - 6), "0", fill="black")
+    img.save(png)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m imgfinder.model.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=Path, action="append", required=True, help="folder of photos (repeatable)")
+    parser.add_argument("--out", type=Path, default=Path("resources/models/siamese_head.npz"))
+    parser.add_argument("--init", type=Path, default=None, help="fine-tune from this head instead of starting fresh")
+    parser.add_argument("--windows", type=int, default=12, help="window sources cut from each photo")
+    parser.add_argument("--views", type=int, default=8, help="edited views per source")
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--hidden", type=int, default=TrainConfig.hidden, help="hidden units (0: a linear head)")
+    parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--margin", type=float, default=TrainConfig.margin)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--cache", type=Path, default=Path(".bench-data/train-cache"))
+    parser.add_argument("--validate", type=Path, default=None, help="folder of other photos to report pair statistics on")
+    args = parser.parse_args(argv)
+
+    photos = sorted(f.path for f in scan(args.photos))
+    if len(photos) < 2:
+        parser.error("need at least two photos to train on")
+    config = TrainConfig(steps=args.steps, seed=args.seed, hidden=args.hidden, learning_rate=args.lr, margin=args.margin)
+    started = time.monotonic()
+    views = build_view_set(photos, args.windows, args.views, args.seed, args.cache)
+    head, curve = train_head(views, config, init_head=args.init)
+    from imgfinder.model.siamese import export_head
+
+    export_head(head, args.out)
+    elapsed = time.monotonic() - started
+
+    def embed(features: np.ndarray) -> np.ndarray:
+        return np.asarray(head(features, training=False))
+
+    report = {
+        "photos": [Path(p).name for p in photos],
+        "views_per_source": args.views,
+        "config": config.__dict__,
+        "final_loss": curve[-1][1],
+        "seconds": round(elapsed, 1),
+        "train_pairs": pair_report(views, embed),
+    }
+    if args.validate:
+        val_photos = sorted(f.path for f in scan([args.validate]))
+        val = build_view_set(val_photos, max(2, args.windows // 3), max(4, args.views // 2), args.seed + 1, args.cache)
+        report["validation_pairs"] = pair_report(val, embed)
+        report["validation_pairs_backbone_only"] = pair_report(val, lambda f: f / np.linalg.norm(f, axis=1, keepdims=True))
+    stem = args.out.with_suffix("")
+    save_loss_curve(curve, Path(f"{stem}.loss.png"), Path(f"{stem}.loss.csv"))
+    Path(f"{stem}.train.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
