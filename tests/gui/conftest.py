@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("QT_QPA_PLATFORM"):  # an unset or empty value would try a real display
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 import importlib.util
 import shutil

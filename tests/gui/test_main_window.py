@@ -192,6 +192,19 @@ def test_cancel_indexing_half_way_and_resume(qtbot, make_window, gui_photos: Pat
     qtbot.waitUntil(lambda: window.library_view.model.rowCount() == 15, timeout=10_000)
 
 
+def test_close_while_indexing_shuts_down_cleanly(qtbot, make_window, gui_photos: Path, fake_embedder) -> None:
+    window = make_window(SlowEmbedder(fake_embedder, delay=0.3))
+    window.settings.folders = [str(gui_photos)]
+    window.engine.index = lambda ctx, roots: _small_batches(window, ctx, roots)
+    window.start_indexing()
+    qtbot.waitUntil(lambda: window.engine.library.catalog.count() >= 2, timeout=20_000)
+    started = time.perf_counter()
+    window.close()  # cancels, waits for the workers, closes the catalog
+    assert time.perf_counter() - started < 5
+    assert window.runner.pool.activeThreadCount() == 0 and window.thumbs.pool.activeThreadCount() == 0
+    assert window.engine.library is None
+
+
 def _small_batches(window, ctx, roots):
     from imgfinder.gui.jobs import ProgressInfo
 
