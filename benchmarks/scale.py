@@ -130,7 +130,7 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 
 def bench_similar(n: int, dim: int, trees_list: list[int], search_ks: list[int], n_queries: int,
                   e2e_queries: int) -> dict:
-    from imgfinder.core.ann_index import DEFAULT_TREES, IndexStore
+    from imgfinder.core.ann_index import IndexStore
     from imgfinder.core.catalog import Catalog
     from imgfinder.core.library import CATALOG_NAME, Library
 
@@ -180,7 +180,8 @@ def bench_similar(n: int, dim: int, trees_list: list[int], search_ks: list[int],
         index = lib.index()  # builds with the defaults if needed
         result["default_index_ready_s"] = time.perf_counter() - t
         result["default_trees"] = index.manifest.trees
-        result["default_search_k"] = getattr(ann_index, "default_search_k", lambda k, t: -1)(10, index.manifest.trees)
+        result["default_search_k"] = ann_index.default_search_k(10, len(index), index.projection is not None)
+        result["default_projected_dim"] = index.manifest.projected_dim
         hits = 0
         times = []
         for q, want in zip(queries, truth):

@@ -7,8 +7,10 @@ threshold above it without touching the model or the index (the GUI's slider).
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,29 +78,72 @@ class DuplicateFinder:
     ) -> Iterator[Progress]:
         """k-NN search for each distinct photo; yields progress, honours ``cancel``."""
         self.floor = floor
-        positions = np.array([index.position_of(r.id) for r in self.rows], dtype=object)
-        pos_to_row: dict[int, int] = {int(p): i for i, p in enumerate(positions) if p is not None}
+        # Row <-> index position maps as arrays (-1: not in the index): ~100,000 lookups
+        # per run, so no per-call dict or object boxing.
+        positions = np.array([-1 if (p := index.position_of(r.id)) is None else p for r in self.rows], dtype=np.int64)
+        pos_to_row = np.full(len(index) + 1, -1, dtype=np.int64)
+        present = positions >= 0
+        pos_to_row[positions[present]] = np.flatnonzero(present)
         rep_of = self._rep_of
+        empty = np.zeros(0, dtype=np.int64)
 
         def neighbours(i: int, want: int) -> np.ndarray:
             pos = positions[i]
-            if pos is None:
-                return np.zeros(0, dtype=np.int64)
-            found = [pos_to_row[p] for p in index.query_position(int(pos), want).tolist() if p in pos_to_row]
+            if pos < 0:
+                return empty
+            found = pos_to_row[index.query_position(int(pos), want)]
+            found = found[found >= 0]
             # Neighbours that are exact copies collapse onto their representative.
-            return np.unique(rep_of[np.asarray(found, dtype=np.int64)]) if found else np.zeros(0, dtype=np.int64)
+            return np.unique(rep_of[found]) if len(found) else empty
+
+        def first_look(i: int) -> tuple[np.ndarray, np.ndarray]:
+            """(representatives, exact cosines) of the k nearest photos to row ``i``."""
+            pos = positions[i]
+            if pos < 0:
+                return empty, empty
+            found, scores = index.query_position_scored(int(pos), k + 1)
+            rows = pos_to_row[found]
+            ok = rows >= 0
+            return rep_of[rows[ok]], scores[ok]
 
         progress = Progress("duplicates", 0, len(self._reps))
-        pairs: dict[tuple[int, int], float] = {}
-        step = max(1, len(self._reps) // 200)
-        for n, rep in enumerate(self._reps):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            for i, j, s in knn_candidate_pairs(self.vectors, neighbours, floor, k=k, rows=[rep]):
-                pairs[(i, j)] = s
-            if n % step == 0:
-                progress.done = n
+        keys: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        deeper: list[int] = []  # photos with k neighbours above the floor: may have more
+        n_rows = max(1, len(self.rows))
+        step = max(1, min(2000, len(self._reps) // 200))
+        # Annoy releases the GIL, so the first k-NN query of each photo (with its exact
+        # re-scoring) runs in a thread per core, a chunk ahead of the bookkeeping here.
+        with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1)), thread_name_prefix="imgfinder-knn") as pool:
+            chunks = [self._reps[s : s + step] for s in range(0, len(self._reps), step)]
+            ahead = pool.map(first_look, chunks[0]) if chunks else iter(())
+            for n, chunk in enumerate(chunks):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                looked = list(ahead)
+                if n + 1 < len(chunks):
+                    ahead = pool.map(first_look, chunks[n + 1])
+                for i, (reps, scores) in zip(chunk, looked):
+                    other = reps != i
+                    reps, scores = reps[other], scores[other]
+                    keep = scores >= floor
+                    if len(reps) >= k and keep.all():
+                        deeper.append(i)
+                    if keep.any():
+                        j = reps[keep]
+                        keys.append(np.minimum(i, j) * n_rows + np.maximum(i, j))
+                        values.append(scores[keep])
+                progress.done += len(chunk)
                 yield progress
+        pairs: dict[tuple[int, int], float] = {}
+        if keys:
+            all_keys, first = np.unique(np.concatenate(keys), return_index=True)
+            all_scores = np.concatenate(values)[first]
+            pairs = {(int(a // n_rows), int(a % n_rows)): float(v) for a, v in zip(all_keys.tolist(), all_scores.tolist())}
+        # Big clusters: grow k for the few photos whose k nearest were all above the floor.
+        # (They already had their k: start at 4k, as the search would grow to anyway.)
+        for i, j, s in knn_candidate_pairs(self.vectors, neighbours, floor, k=4 * k, rows=deeper):
+            pairs[(i, j)] = s
         self._pairs = [(i, j, s) for (i, j), s in pairs.items()]
         progress.done = len(self._reps)
         yield progress
@@ -126,7 +171,7 @@ class DuplicateFinder:
     def _make_group(self, indices: list[int]) -> DuplicateGroup:
         ordered = sorted(indices, key=lambda i: keep_rank(self.rows[i]))
         best = ordered[0]
-        scores = self.vectors[ordered] @ self.vectors[best]
+        scores = np.einsum("ij,j->i", self.vectors[ordered], self.vectors[best])
         best_hash = self.rows[best].hash
         twins = sum(1 for i in ordered if best_hash is not None and self.rows[i].hash == best_hash)
         members = []

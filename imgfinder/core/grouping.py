@@ -43,7 +43,7 @@ def complete_linkage_groups(
         group_a = members.get(a, [a])
         group_b = members.get(b, [b])
         if len(group_a) > 1 or len(group_b) > 1:
-            cross = vectors[group_a] @ vectors[group_b].T
+            cross = np.einsum("ij,kj->ik", vectors[group_a], vectors[group_b])
             if float(cross.min()) < threshold:
                 continue
         if cannot_link is not None and cannot_link(group_a, group_b):
@@ -81,7 +81,8 @@ def knn_candidate_pairs(
             found = found[found != i]
             if len(found) == 0:
                 break
-            scores = vectors[found] @ vectors[i]
+            # einsum, not ``@``: tiny products through threaded BLAS stall on busy cores.
+            scores = np.einsum("ij,j->i", vectors[found], vectors[i])
             keep = scores >= floor
             for j, s in zip(found[keep].tolist(), scores[keep].tolist()):
                 key = (i, j) if i < j else (j, i)
