@@ -30,3 +30,10 @@ def default_embedder() -> Embedder:
     from .model.keras_embedder import KerasEmbedder
 
     return KerasEmbedder(head_path=default_head())
+
+
+def gui_embedder() -> Embedder:
+    """The default model, served from a child process so TensorFlow never blocks the window."""
+    from .model.process_embedder import ProcessEmbedder
+
+    return ProcessEmbedder(head_path=default_head())

@@ -58,6 +58,9 @@ class Library:
             self._index.unload()
             self._index = None
         self.catalog.close()
+        close_embedder = getattr(self.embedder, "close", None)  # e.g. stop a model process
+        if callable(close_embedder):
+            close_embedder()
 
     def __enter__(self) -> Library:
         return self

@@ -18,9 +18,9 @@ from .main_window import MainWindow
 
 
 def default_factory() -> Embedder:
-    from ..embedders import default_embedder
+    from ..embedders import gui_embedder
 
-    return default_embedder()
+    return gui_embedder()
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:

@@ -231,9 +231,11 @@ def test_reopen_shows_library_from_catalog_and_settings_persist(qtbot, make_wind
     assert abs(again.width() - 700) < 40  # restored (not the 1280 default); window frames differ per platform
 
 
-def test_event_loop_latency_while_indexing(qtbot, make_window, photo_paths, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["fake", pytest.param("real", marks=pytest.mark.slow)])
+def test_event_loop_latency_while_indexing(qtbot, make_window, photo_paths, tmp_path: Path, model: str) -> None:
     """A 10 ms timer on the GUI thread must never be more than 100 ms late while indexing
-    real full-size photos (real decoding, fake embedder) and loading thumbnails."""
+    real full-size photos (real decoding) and loading thumbnails: with the fake embedder,
+    and with the real model, whose TensorFlow loads in its own process meanwhile."""
     import shutil
 
     folder = tmp_path / "full"
@@ -241,7 +243,12 @@ def test_event_loop_latency_while_indexing(qtbot, make_window, photo_paths, tmp_
     for p in photo_paths:
         shutil.copy(p, folder / p.name)
         shutil.copy(p, folder / f"again_{p.name}")
-    window = make_window()
+    if model == "real":
+        from imgfinder.embedders import gui_embedder
+
+        window = make_window(gui_embedder())
+    else:
+        window = make_window()
     late = []
     last = [time.perf_counter()]
 
@@ -262,6 +269,6 @@ def test_event_loop_latency_while_indexing(qtbot, make_window, photo_paths, tmp_
     qtbot.wait(500)  # thumbnails keep loading
     timer.stop()
     worst = max(late) * 1000
-    print(f"\nevent-loop latency while indexing {2 * len(photo_paths)} photos "
+    print(f"\nevent-loop latency ({model} model) while indexing {2 * len(photo_paths)} photos "
           f"({time.perf_counter() - started:.1f}s): max {worst:.1f} ms late, {len(late)} ticks")
     assert worst < 100, f"the GUI thread was blocked for {worst:.0f} ms"

@@ -1,0 +1,54 @@
+"""The model served from a child process gives the same vectors, and the parent never imports TF."""
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_same_vectors_as_in_process_and_no_tensorflow_in_parent() -> None:
+    code = r"""
+import sys
+import numpy as np
+from imgfinder.model.process_embedder import ProcessEmbedder
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, size=(3, 224, 224, 3), dtype=np.uint8)
+e = ProcessEmbedder()
+vectors = e.embed(images)
+assert vectors.shape == (3, e.dim) and vectors.dtype == np.float32
+assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+assert "tensorflow" not in sys.modules, "the parent imported TensorFlow"
+np.save(sys.argv[1], vectors)
+e.close()
+assert not e.loaded
+"""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "v.npy"
+        proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        from imgfinder.model.keras_embedder import KerasEmbedder
+
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, size=(3, 224, 224, 3), dtype=np.uint8)
+        np.testing.assert_allclose(np.load(out), KerasEmbedder().embed(images), atol=1e-5)
+
+
+def test_errors_in_the_child_are_reported() -> None:
+    import numpy as np
+
+    from imgfinder.model.process_embedder import ProcessEmbedder
+
+    e = ProcessEmbedder()
+    try:
+        with pytest.raises(RuntimeError, match="embedding failed"):
+            e.embed(np.zeros((1, 100, 100, 3), np.uint8))  # wrong size: the child refuses it
+        assert e.embed(np.zeros((1, 224, 224, 3), np.uint8)).shape == (1, e.dim)  # still serving
+    finally:
+        e.close()
