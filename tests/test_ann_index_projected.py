@@ -65,3 +65,33 @@ def test_default_search_k_scales_with_the_index() -> None:
     assert default_search_k(10, 100_000, projected=True) == 40_000
     assert default_search_k(10, 1_000, projected=True) == 1_000
     assert default_search_k(10, 10_000_000, projected=True) == 50_000
+
+
+def test_duplicates_on_a_projected_index_match_an_unprojected_one(tmp_path: Path) -> None:
+    from imgfinder.core.catalog import FileRow
+    from imgfinder.core.duplicates import DuplicateFinder
+
+    rng = np.random.default_rng(5)
+    vectors = clustered(2000, 300, seed=3)
+    # 100 planted near-duplicate pairs, and one byte-identical copy.
+    for a in range(0, 200, 2):
+        v = vectors[a] + 0.01 * rng.standard_normal(300).astype(np.float32)
+        vectors[a + 1] = v / np.linalg.norm(v)
+    vectors[1999] = vectors[1998]
+    ids = np.arange(1, 2001, dtype=np.int64)
+    rows = [FileRow(int(i), f"/p/{i}.jpg", 1000 + int(i), 1, "same" if i >= 1999 else f"h{i}", 10, 10, None) for i in ids]
+    results = []
+    for name, minimum in (("flat", 10**9), ("projected", 0)):
+        store = IndexStore(tmp_path / name)
+        store.build(ids, vectors, "m", 1, trees=16, project_min_count=minimum)
+        index = store.load()
+        assert (index.projection is not None) == (name == "projected")
+        finder = DuplicateFinder(rows, vectors)
+        list(finder.compute_candidates(index, floor=0.8))
+        groups = {tuple(sorted(m.row.id for m in g.members)) for g in finder.groups(0.9)}
+        results.append(groups)
+        index.unload()
+    assert results[0] == results[1]
+    for a in range(0, 200, 2):
+        assert any(a + 1 in g and a + 2 in g for g in results[1])
+    assert (1999, 2000) in results[1]
