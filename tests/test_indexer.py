@@ -138,3 +138,30 @@ def test_index_file_is_replaced_atomically_and_validated(library: Library, small
     library._index = None
     store.manifest_path.unlink()
     assert library.similar_to_vector(vector, 1)[0].row.path == str(small_photos[0])
+
+
+def test_forget_folder_drops_only_its_rows(library: Library, small_photos, tmp_path: Path) -> None:
+    lib_dir = tmp_path / "lib"
+    sub = lib_dir / "sub"
+    sub.mkdir()
+    shutil.copy(small_photos[0], sub / "a.jpg")
+    (tmp_path / "lib-other").mkdir()
+    shutil.copy(small_photos[1], tmp_path / "lib-other" / "b.jpg")  # shares the prefix "lib"
+    run(library, [lib_dir, tmp_path / "lib-other"])
+    assert library.forget_folder(str(sub)) == 1
+    assert library.forget_folder(str(lib_dir)) == 8
+    assert [Path(r.path).name for r in library.catalog.rows()] == ["b.jpg"]
+    assert sub.joinpath("a.jpg").exists()  # the photos themselves are untouched
+
+
+def test_trashed_files_are_neither_duplicates_nor_results(library: Library, small_photos, tmp_path: Path) -> None:
+    lib_dir = tmp_path / "lib"
+    shutil.copy(small_photos[0], lib_dir / "copy.jpg")
+    run(library, [lib_dir])
+    assert len(library.duplicate_finder().groups(0.995)) == 1
+    trash = tmp_path / "xdg" / "Trash" / "files"
+    trash.mkdir(parents=True)
+    shutil.move(lib_dir / "copy.jpg", trash / "copy.jpg")
+    library.catalog.rename_path(str(lib_dir / "copy.jpg"), str(trash / "copy.jpg"))  # as the app's trash does
+    assert library.duplicate_finder().groups(0.995) == []
+    assert all("Trash" not in h.row.path for h in library.similar(str(small_photos[0]), k=8))

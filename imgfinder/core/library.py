@@ -18,6 +18,7 @@ from .catalog import Catalog, FileRow
 from .decoder import decode_for_model
 from .duplicates import DEFAULT_FLOOR, DuplicateFinder
 from .embedding import Embedder
+from .file_actions import in_trash
 from .indexer import Indexer
 from .progress import CancelToken, Progress
 
@@ -72,6 +73,13 @@ class Library:
     def indexer(self, **options: object) -> Indexer:
         return Indexer(self.catalog, self.store, self.embedder, **options)  # type: ignore[arg-type]
 
+    def forget_folder(self, folder: str) -> int:
+        """Drop the catalog rows of every file below ``folder`` (the user removed it from the
+        library); the photos themselves are not touched. Returns how many rows went."""
+        prefix = os.path.join(os.path.abspath(folder), "")
+        gone = [p for p in self.catalog.states() if p.startswith(prefix)]
+        return self.catalog.remove_paths(gone)
+
     def index(self) -> VectorIndex:
         """The current Annoy index, rebuilt first if the catalog changed since it was made."""
         generation = self.catalog.generation
@@ -104,11 +112,11 @@ class Library:
 
     def similar_to_vector(self, vector: np.ndarray, k: int, exclude: str | None = None) -> list[SimilarHit]:
         index = self.index()
-        ids, scores = index.query_vector(vector, k + 1)
+        ids, scores = index.query_vector(vector, 2 * k + 1)
         rows = {r.id: r for r in self.catalog.rows(ids.tolist())}
         hits = [SimilarHit(rows[i], float(s)) for i, s in zip(ids.tolist(), scores.tolist()) if i in rows]
-        if exclude is not None:
-            hits = [h for h in hits if h.row.path != exclude]
+        # Files the app moved to the trash stay catalogued (for undo) but are not results.
+        hits = [h for h in hits if h.row.path != exclude and not in_trash(h.row.path)]
         return hits[:k]
 
     def similar(self, path: str, k: int = 20) -> list[SimilarHit]:
@@ -136,6 +144,10 @@ class Library:
         index = self.index()
         ids, vectors = self.catalog.embeddings(self.embedder.model_id)
         rows = self.catalog.rows(ids.tolist())
+        trashed = np.fromiter((in_trash(r.path) for r in rows), dtype=bool, count=len(rows))
+        if trashed.any():  # moved to the trash by the app: kept for undo, not a duplicate
+            keep = np.flatnonzero(~trashed)
+            rows, vectors = [rows[i] for i in keep], vectors[keep]
         finder = DuplicateFinder(rows, vectors, ignored=self.catalog.ignored_pairs())
         yield from finder.compute_candidates(index, floor=floor, cancel=cancel)
         yield finder

@@ -82,8 +82,13 @@ class Engine:
         return getattr(self.lib.embedder, "model_id", "")
 
     # -- indexing --------------------------------------------------------------------
-    def index(self, ctx: TaskContext, roots: Sequence[str], workers: int | None = None) -> IndexSummary:
+    def index(
+        self, ctx: TaskContext, roots: Sequence[str], workers: int | None = None, forget: Sequence[str] = ()
+    ) -> IndexSummary:
+        """Index ``roots``, after dropping the catalog rows of folders the user removed."""
         with self.lock:
+            for folder in forget:
+                self.lib.forget_folder(folder)
             ix = self.lib.indexer(workers=workers or min(2, os.cpu_count() or 1))
             for p in ix.run(list(roots), ctx.cancel):
                 ctx.report(ProgressInfo.of(p), stage=p.stage)

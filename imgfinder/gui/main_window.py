@@ -330,24 +330,30 @@ class MainWindow(QMainWindow):
         if dlg.exec():
             folders, reference = dlg.result_folders()
             changed = folders != self.settings.folders
+            removed = [f for f in self.settings.folders if f not in folders]
             self.settings.folders, self.settings.reference_folders = folders, reference
             self.duplicates_view.reference_folders = reference
             if self.duplicates_view.groups:
                 self.duplicates_view.set_groups(self.duplicates_view.groups, reference)
             if changed:
-                self.when_ready(self.start_indexing)
+                self.when_ready(lambda: self.start_indexing(forget=removed))
 
     def rescan(self) -> None:
         self.when_ready(self.start_indexing)
 
-    def start_indexing(self) -> None:
+    def start_indexing(self, forget: list[str] | None = None) -> None:
+        """Index the library's folders (after forgetting the photos of removed ones)."""
         roots = list(self.settings.folders)
-        if not roots:
+        if not roots and not forget:
             self._status("No folders yet: add one with Ctrl+O or drop it on the window")
             return
         self.indexing = True
         self.library_view.update_count(indexing=True)
-        self.runner.submit("index", lambda ctx: self.engine.index(ctx, roots))
+        removed = list(forget or [])
+        if removed:
+            self.runner.submit("index", lambda ctx: self.engine.index(ctx, roots, forget=removed))
+        else:
+            self.runner.submit("index", lambda ctx: self.engine.index(ctx, roots))
         # The grid fills in as photos are committed; big libraries refresh less often.
         self._rows_timer.setInterval(1000 if self.library_view.model.rowCount() < 20_000 else 5000)
         self._rows_timer.start()

@@ -123,6 +123,20 @@ def test_drop_folder_indexes_it_and_find_similar_on_a_grid_item(qtbot, make_wind
     assert window.similar_view.model.rowCount() > 0
 
 
+def test_removing_a_folder_forgets_its_photos(qtbot, make_window, gui_photos: Path) -> None:
+    window = make_window()
+    before = sorted(gui_photos.iterdir())
+    with qtbot.waitSignal(window.job_done, timeout=60_000, check_params_cb=lambda k: k == "index"):
+        drop_files(window, [gui_photos])
+    qtbot.waitUntil(lambda: window.library_view.model.rowCount() == 15, timeout=10_000)
+    window.settings.folders = []  # what Manage folders does when the folder is removed
+    with qtbot.waitSignal(window.job_done, timeout=60_000, check_params_cb=lambda k: k == "index"):
+        window.start_indexing(forget=[str(gui_photos)])
+    qtbot.waitUntil(lambda: window.library_view.model.rowCount() == 0, timeout=10_000)
+    assert window.engine.lib.catalog.count() == 0
+    assert sorted(gui_photos.iterdir()) == before  # the photos themselves stay
+
+
 def paths_name(folder: Path, i: int) -> str:
     return sorted(p.name for p in folder.glob("*.jpg") if not p.name.startswith(("copy_", "broken")))[i]
 
