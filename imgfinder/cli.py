@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from . import __version__
-from .core.duplicates import DEFAULT_FLOOR, DuplicateGroup
+from .core.duplicates import DEFAULT_FLOOR
 from .core.embedding import Embedder
 from .core.progress import Progress
 
@@ -190,11 +190,9 @@ def _cmd_duplicates(library, args: argparse.Namespace, progress: _ProgressPrinte
     groups = finder.groups(threshold)
     problems = library.catalog.problems()
     if args.json:
-        print(json.dumps({
-            "threshold": args.threshold,
-            "groups": [_group_json(g) for g in groups],
-            "problems": [{"path": p, "reason": r} for p, r in problems],
-        }, indent=2))
+        from .core.export import groups_json
+
+        print(json.dumps(groups_json(groups, args.threshold, problems), indent=2))
     else:
         for n, g in enumerate(groups, 1):
             kind = "exact copies" if g.all_exact else "near-duplicates"
@@ -206,19 +204,6 @@ def _cmd_duplicates(library, args: argparse.Namespace, progress: _ProgressPrinte
         for path, reason in problems:
             print(f"  cannot read {path}: {reason}")
     return EXIT_OK
-
-
-def _group_json(group: DuplicateGroup) -> dict:
-    return {
-        "exact": group.all_exact,
-        "files": [
-            {
-                "path": m.row.path, "score": round(m.score, 6), "width": m.row.width,
-                "height": m.row.height, "size": m.row.size, "exact": m.exact, "keep": i == 0,
-            }
-            for i, m in enumerate(group.members)
-        ],
-    }
 
 
 if __name__ == "__main__":
