@@ -167,17 +167,36 @@ def semantic_map(photos: list[Path], work: Path, head_env: dict, label: str) -> 
                 records.append((str(path), photo.stem))
     data = work / f"data-scenes-{label}"
     run_cli("index", str(folder), "--data-dir", str(data), env=head_env)
+    # The ranking itself runs in-process (the same Library.similar the CLI calls): one
+    # CLI process per query would spend its time importing TensorFlow.
+    from imgfinder.core.library import Library
+    from imgfinder.model.keras_embedder import KerasEmbedder
+
+    head = head_env.get("IMGFINDER_MODEL_HEAD")
+    if head is None:
+        from imgfinder.embedders import default_head
+
+        head = default_head()
+    embedder = KerasEmbedder(head_path=None if head in (None, "none") else head)
     aps = []
-    for path, scene in records:
-        result = run_cli("similar", path, "-k", str(len(records)), "--data-dir", str(data), env=head_env)
-        relevant = [Path(r["path"]).stem.rsplit("_", 1)[0] == scene for r in result["results"]]
-        hits, precisions = 0, []
-        for rank, rel in enumerate(relevant, 1):
-            if rel:
-                hits += 1
-                precisions.append(hits / rank)
-        aps.append(float(np.mean(precisions)) if precisions else 0.0)
+    with Library(data, embedder) as library:
+        for path, scene in records:
+            results = library.similar(path, k=len(records))
+            relevant = [Path(h.row.path).stem.rsplit("_", 1)[0] == scene for h in results]
+            hits, precisions = 0, []
+            for rank, rel in enumerate(relevant, 1):
+                if rel:
+                    hits += 1
+                    precisions.append(hits / rank)
+            aps.append(float(np.mean(precisions)) if precisions else 0.0)
     return float(np.mean(aps))
+
+
+def _default_head_name() -> str:
+    from imgfinder.embedders import default_head
+
+    head = default_head()
+    return f"default ({head.name})" if head else "default (none: backbone only)"
 
 
 def fmt(x: float) -> str:
@@ -207,6 +226,10 @@ def main() -> int:
     index_summary = run_cli("index", str(work / "set"), "--data-dir", str(data), env=head_env)
     dup = run_cli("duplicates", "--threshold", str(threshold), "--data-dir", str(data), env=head_env)
     cnn = score_pairs(records, cnn_pairs(dup["groups"]))
+    # One real `similar` call as a check that the CLI path ranks an edited copy first.
+    probe = next(r for r in records if r["edit"] == "jpeg50")
+    top = run_cli("similar", probe["path"], "-k", "1", "--data-dir", str(data), env=head_env)["results"][0]["path"]
+    cnn["similar_probe_ok"] = next(r["family"] for r in records if r["path"] == top) == probe["family"]
     families_per_group = [len({r["family"] for r in records if r["path"] in {f["path"] for f in g["files"]}}) for g in dup["groups"]]
     cnn["groups_mixing_originals"] = sum(1 for n in families_per_group if n > 1)
 
@@ -231,7 +254,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
         "photos": str(args.photos), "originals": len({r["family"] for r in records}), "files": len(records),
-        "threshold": threshold, "head": args.head or "shipped", "index": {k: index_summary[k] for k in ("added", "unchanged", "failed")},
+        "threshold": threshold, "head": args.head or _default_head_name(), "index": {k: index_summary[k] for k in ("added", "unchanged", "failed")},
         "cnn": cnn, "hashes": hashes,
     }
     if not args.no_semantic:
