@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import FakeEmbedder, small_copy
 from imgfinder.core.decoder import decode_for_model, hash_bytes
-from imgfinder.core.indexer import Indexer, _decode_hashed
+from imgfinder.core.indexer import Indexer
 from imgfinder.core.library import Library
 
 
@@ -38,7 +38,7 @@ def test_indexer_decode_matches_decode_for_model(tmp_path: Path, photo_paths: li
         data = path.read_bytes()
         for size in (64, 224):
             want = decode_for_model(str(path), size, data)
-            got = _decode_hashed(data, size, hash_bytes(data))
+            got = decode_for_model(str(path), size, data, hash_bytes(data))
             assert got.content_hash == want.content_hash
             assert (got.width, got.height) == (want.width, want.height)
             assert np.array_equal(got.pixels, want.pixels), path
