@@ -6,6 +6,7 @@ is only called in a worker, and the real one loads TensorFlow lazily.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,12 @@ def run_gui(data_dir: Path | None = None, embedder_factory: Callable[[], Embedde
     from ..core.library import default_data_dir
     from .qtcompat import pyside_refcount_bug
 
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        print("imgfinder: error: no display to open the window on (DISPLAY is not set); "
+              "use the command line ('imgfinder --help') or run it under a desktop session", file=sys.stderr)
+        return 1
     problem = pyside_refcount_bug()
     if problem:
         print(f"imgfinder: error: {problem}", file=sys.stderr)

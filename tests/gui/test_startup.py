@@ -51,3 +51,10 @@ def test_gui_modules_do_not_import_tensorflow() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_no_display_gives_a_clear_error_not_a_crash() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "imgfinder"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "no display" in proc.stderr and "Traceback" not in proc.stderr
