@@ -76,9 +76,10 @@ def test_compare_view_and_export(qtbot, make_window, gui_photos: Path, tmp_path:
     assert len(rows) == sum(len(g.members) for g in dv.groups)
 
 
-def test_missing_files_get_a_placeholder_and_pixmaps_are_made_on_the_gui_thread(qtbot, make_window, tmp_path, monkeypatch) -> None:
-    window = make_window()
-    made_on = []
+@pytest.fixture
+def pixmap_threads(monkeypatch) -> list[bool]:
+    """Records, for every QPixmap made from a QImage, whether the GUI thread made it."""
+    made_on: list[bool] = []
     real = QPixmap.fromImage
 
     def spy(image, *a):
@@ -86,6 +87,12 @@ def test_missing_files_get_a_placeholder_and_pixmaps_are_made_on_the_gui_thread(
         return real(image, *a)
 
     monkeypatch.setattr(QPixmap, "fromImage", staticmethod(spy))
+    return made_on
+
+
+def test_missing_files_get_a_placeholder_and_pixmaps_are_made_on_the_gui_thread(qtbot, make_window, tmp_path, pixmap_threads) -> None:
+    window = make_window()
+    made_on = pixmap_threads
     rows = [FileRow(i, str(tmp_path / f"missing{i}.jpg"), 1000, 1, None, 10, 10, None) for i in range(50)]
     window.library_view.model.set_rows(rows)
     window.library_view.grid.viewport().repaint()
@@ -94,15 +101,8 @@ def test_missing_files_get_a_placeholder_and_pixmaps_are_made_on_the_gui_thread(
     window.library_view.grid.viewport().repaint()  # paints placeholders, no crash
 
 
-def test_thumbnails_loaded_off_thread_become_pixmaps_on_gui_thread(qtbot, make_window, gui_photos, monkeypatch) -> None:
-    made_on = []
-    real = QPixmap.fromImage
-
-    def spy(image, *a):
-        made_on.append(threading.current_thread() is threading.main_thread())
-        return real(image, *a)
-
-    monkeypatch.setattr(QPixmap, "fromImage", staticmethod(spy))
+def test_thumbnails_loaded_off_thread_become_pixmaps_on_gui_thread(qtbot, make_window, gui_photos, pixmap_threads) -> None:
+    made_on = pixmap_threads
     window = make_window()
     index(qtbot, window, gui_photos)
     window.library_view.grid.viewport().repaint()
