@@ -165,3 +165,22 @@ def test_trashed_files_are_neither_duplicates_nor_results(library: Library, smal
     library.catalog.rename_path(str(lib_dir / "copy.jpg"), str(trash / "copy.jpg"))  # as the app's trash does
     assert library.duplicate_finder().groups(0.995) == []
     assert all("Trash" not in h.row.path for h in library.similar(str(small_photos[0]), k=8))
+
+
+def test_unlistable_subfolder_keeps_its_rows(library: Library, small_photos, tmp_path: Path, monkeypatch) -> None:
+    sub = tmp_path / "lib" / "sub"
+    sub.mkdir()
+    shutil.copy(small_photos[0], sub / "inner.jpg")
+    run(library, [tmp_path / "lib"])
+    assert library.catalog.count() == 9
+    real_scandir = os.scandir
+
+    def flaky_scandir(path):
+        if os.fspath(path) == str(sub):
+            raise PermissionError(13, "Permission denied", str(sub))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", flaky_scandir)
+    summary, _ = run(library, [tmp_path / "lib"])
+    assert summary.removed == 0 and library.catalog.count() == 9
+    assert any("cannot list folder" in reason for _, reason in summary.problems)

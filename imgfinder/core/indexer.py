@@ -164,10 +164,12 @@ class Indexer:
             return 0
         seen = {f.path for f in found}
         prefixes = tuple(r if r.endswith(os.sep) else r + os.sep for r in live_roots)
+        # Files below a folder that could not be listed may still exist: keep them.
+        blocked = tuple(u + os.sep for u in unreachable)
         gone = [
             p for p in states
             if p not in seen and (p.startswith(prefixes) or p in live_roots)
-            and not any(p.startswith(u + os.sep) or p == u for u in unreachable)
+            and p not in unreachable and not (blocked and p.startswith(blocked))
         ]
         return self.catalog.remove_paths(gone)
 
