@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from gui_helpers import index_and_wait
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -16,12 +17,6 @@ from PySide6.QtWidgets import QApplication
 from imgfinder.gui.main_window import TAB_DUPLICATES, TAB_SIMILAR
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-
-
-def index_and_wait(qtbot, window, folder: Path) -> None:
-    with qtbot.waitSignal(window.job_done, timeout=60_000, check_params_cb=lambda k: k == "index"):
-        window.add_folders([str(folder)])
-    qtbot.waitUntil(lambda: not window.runner.busy("rows") and not window.indexing, timeout=10_000)
 
 
 def drop_files(window, paths: list[Path]) -> None:

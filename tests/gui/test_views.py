@@ -9,18 +9,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from gui_helpers import index_and_wait
 from PySide6.QtGui import QPixmap
 
 from imgfinder.core.catalog import FileRow
 from imgfinder.gui.workers import ThumbnailLoader
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-
-
-def index(qtbot, window, folder: Path) -> None:
-    with qtbot.waitSignal(window.job_done, timeout=60_000, check_params_cb=lambda k: k == "index"):
-        window.add_folders([str(folder)])
-    qtbot.waitUntil(lambda: not window.runner.busy("rows"), timeout=10_000)
 
 
 def test_layout_fits_1280x720_with_long_paths(qtbot, make_window, photo_paths, tmp_path: Path) -> None:
@@ -30,7 +25,7 @@ def test_layout_fits_1280x720_with_long_paths(qtbot, make_window, photo_paths, t
     photo = small_copy(photo_paths[0], deep / (("a photo with an absurdly long file name " * 4).strip() + ".jpg"))
     window = make_window()
     window.resize(1280, 720)
-    index(qtbot, window, tmp_path / "photos")
+    index_and_wait(qtbot, window, tmp_path / "photos")
     window.library_view.grid.setCurrentIndex(window.library_view.model.index(0, 0))
     qtbot.waitUntil(lambda: window.details.path == str(photo), timeout=5000)
     window.status_label.set_full_text(f"Indexing {photo} " * 3)
@@ -45,7 +40,7 @@ def test_layout_fits_1280x720_with_long_paths(qtbot, make_window, photo_paths, t
 
 def test_compare_view_and_export(qtbot, make_window, gui_photos: Path, tmp_path: Path) -> None:
     window = make_window()
-    index(qtbot, window, gui_photos)
+    index_and_wait(qtbot, window, gui_photos)
     with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "duplicates"):
         window.find_duplicates()
     dv = window.duplicates_view
@@ -104,7 +99,7 @@ def test_missing_files_get_a_placeholder_and_pixmaps_are_made_on_the_gui_thread(
 def test_thumbnails_loaded_off_thread_become_pixmaps_on_gui_thread(qtbot, make_window, gui_photos, pixmap_threads) -> None:
     made_on = pixmap_threads
     window = make_window()
-    index(qtbot, window, gui_photos)
+    index_and_wait(qtbot, window, gui_photos)
     window.library_view.grid.viewport().repaint()
     qtbot.waitUntil(lambda: len(made_on) >= 5, timeout=10_000)
     assert all(made_on)
