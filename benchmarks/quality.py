@@ -3,8 +3,11 @@
     python benchmarks/quality.py [--photos DIR] [--threshold T]
 
 Builds a Copydays-style set from any folder of photos: each photo gives two
-*originals*, its left and right 45% (they share no pixels: two shots of one scene,
-the hard negatives a real library is full of), and each original gets the 17 edits of
+*originals* that share no pixels, two shots of one scene (the hard negatives a real
+library is full of): by default its left 45% x top 85% and its right 45% x bottom 85%
+(the camera moved sideways and up); ``--negatives halves`` takes the left and right 45%
+at full height instead (the stricter test: a scene that is mirror-symmetric gives two
+halves that are mirror images of each other). Each original gets the 17 edits of
 ``imgfinder.model.edits.BENCHMARK_EDITS``. Then it runs the real CLI (``imgfinder
 index`` and ``imgfinder duplicates --json``) and scores pairs of "same original":
 precision and recall overall and per edit, whether different originals were ever
@@ -40,13 +43,17 @@ from imgfinder.model.edits import BENCHMARK_EDITS, crop_area  # noqa: E402
 MAX_SIDE = 1600  # originals are at most this large: camera-sized copies would only slow the run
 
 
-def halves(img: Image.Image) -> dict[str, Image.Image]:
+def two_shots(img: Image.Image, negatives: str = "offset") -> dict[str, Image.Image]:
+    """Two originals from one photo that share no pixels."""
     w, h = img.size
     cut = round(w * 0.45)
-    return {"L": img.crop((0, 0, cut, h)), "R": img.crop((w - cut, 0, w, h))}
+    if negatives == "halves":
+        return {"L": img.crop((0, 0, cut, h)), "R": img.crop((w - cut, 0, w, h))}
+    tall = round(h * 0.85)
+    return {"L": img.crop((0, 0, cut, tall)), "R": img.crop((w - cut, h - tall, w, h))}
 
 
-def build_set(photos: list[Path], out: Path) -> list[dict]:
+def build_set(photos: list[Path], out: Path, negatives: str = "offset") -> list[dict]:
     """Write originals and edited copies; returns one record per file."""
     records = []
     out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +61,7 @@ def build_set(photos: list[Path], out: Path) -> list[dict]:
         with Image.open(photo) as img:
             img = img.convert("RGB")
             img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-            for side, original in halves(img).items():
+            for side, original in two_shots(img, negatives).items():
                 family = f"{photo.stem}#{side}"
                 folder = out / family.replace("#", "_")
                 folder.mkdir(exist_ok=True)
@@ -212,6 +219,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "quality.json")
     parser.add_argument("--no-semantic", action="store_true")
     parser.add_argument("--sweep", type=float, nargs="*", default=None, help="also score these thresholds")
+    parser.add_argument("--negatives", choices=("offset", "halves"), default="offset",
+                        help="how the two originals of a photo are cut (see above)")
     args = parser.parse_args()
 
     from imgfinder.cli import DEFAULT_THRESHOLD
@@ -221,9 +230,10 @@ def main() -> int:
     photos = sorted(Path(f.path) for f in scan([args.photos]))
     work = args.work / args.photos.resolve().name
     started = time.monotonic()
-    records = build_set(photos, work / "set")
-    data = work / f"data-{Path(args.head).stem if args.head else 'default'}"
-    index_summary = run_cli("index", str(work / "set"), "--data-dir", str(data), env=head_env)
+    set_dir = work / ("set" if args.negatives == "offset" else f"set-{args.negatives}")
+    records = build_set(photos, set_dir, args.negatives)
+    data = work / f"data-{args.negatives}-{Path(args.head).stem if args.head else 'default'}"
+    index_summary = run_cli("index", str(set_dir), "--data-dir", str(data), env=head_env)
     dup = run_cli("duplicates", "--threshold", str(threshold), "--data-dir", str(data), env=head_env)
     cnn = score_pairs(records, cnn_pairs(dup["groups"]))
     # One real `similar` call as a check that the CLI path ranks an edited copy first.

@@ -305,15 +305,21 @@ def embedder() -> Any:
     return emb
 
 
-def _four_photos(photos: dict[str, np.ndarray]) -> np.ndarray:
+def _four_photos(photos: dict[str, np.ndarray], size: int = 160) -> np.ndarray:
+    from PIL import Image
+
+    def fit(a: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(a).resize((size, size), Image.Resampling.BILINEAR))
+
     rng = np.random.default_rng(1)
-    noise = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
-    return np.stack([photos["coffee"], photos["chelsea"], noise, photos["chelsea"][:, ::-1]])
+    noise = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    return np.stack([fit(photos["coffee"]), fit(photos["chelsea"]), noise, fit(photos["chelsea"])[:, ::-1]])
 
 
 def test_embedder_output(embedder: Any, photos: dict[str, np.ndarray]) -> None:
-    assert embedder.input_size == 224 and embedder.dim == 1280
+    assert embedder.input_size == 160 and embedder.rotations == 4 and embedder.dim == 1280
     assert embedder.model_id.startswith("efficientnet-lite0-keras-v1/efficientnet-lite0-imagenet@57934424")
+    assert "/s160/gap/rot4/" in embedder.model_id
     batch = _four_photos(photos)
     v = embedder.embed(batch)
     assert v.dtype == np.float32 and v.shape == (4, 1280)
@@ -323,7 +329,24 @@ def test_embedder_output(embedder: Any, photos: dict[str, np.ndarray]) -> None:
     np.testing.assert_allclose(single[0], v[1], atol=1e-5)  # batch of 1 == inside batch of 4
     # A mirrored photo is much closer to its original than to another photo.
     assert v[1] @ v[3] > 0.8 > v[1] @ v[0]
-    assert embedder.embed(np.zeros((0, 224, 224, 3), np.uint8)).shape == (0, 1280)
+    assert embedder.embed(np.zeros((0, 160, 160, 3), np.uint8)).shape == (0, 1280)
+
+
+def test_embedder_is_rotation_invariant(embedder: Any, photos: dict[str, np.ndarray]) -> None:
+    """The four-turn mean makes a photo turned by 90/180/270 degrees embed like the original
+    (up to float rounding), while a single-turn embedder does not."""
+    from imgfinder.model.keras_embedder import KerasEmbedder
+
+    batch = _four_photos(photos)[:2]
+    v = embedder.embed(batch)
+    for k in (1, 2, 3):
+        turned = np.ascontiguousarray(np.rot90(batch, k, axes=(1, 2)))
+        np.testing.assert_allclose(embedder.embed(turned), v, atol=2e-5)
+    single = KerasEmbedder(rotations=1)
+    assert single.model_id != embedder.model_id
+    a = single.embed(batch)
+    b = single.embed(np.ascontiguousarray(np.rot90(batch, 1, axes=(1, 2))))
+    assert float((a * b).sum(axis=1).min()) < 0.9  # what the turns are for
 
 
 def test_embedder_chunks_large_batches(embedder: Any, photos: dict[str, np.ndarray]) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades the schema from version (index) to version (index + 1).
 _MIGRATIONS: list[str] = [
@@ -56,6 +56,10 @@ _MIGRATIONS: list[str] = [
         created_at REAL NOT NULL,
         undone INTEGER NOT NULL DEFAULT 0
     );
+    """,
+    # The grey layout signature that verifies near-duplicate pairs (core.layout).
+    """
+    ALTER TABLE files ADD COLUMN layout BLOB;
     """,
 ]
 
@@ -98,6 +102,7 @@ class KnownContent:
     embedding: np.ndarray
     width: int | None
     height: int | None
+    layout: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class FileRecord:
     height: int | None = None
     embedding: np.ndarray | None = None
     error: str | None = None
+    layout: bytes | None = None
 
 
 class Catalog:
@@ -213,11 +219,24 @@ class Catalog:
         """The embedding of identical bytes, so moved or copied files are not decoded again."""
         with self._lock:
             r = self._conn.execute(
-                "SELECT embedding, width, height FROM files WHERE hash=? AND model_id=? "
+                "SELECT embedding, width, height, layout FROM files WHERE hash=? AND model_id=? "
                 "AND embedding IS NOT NULL LIMIT 1",
                 (content_hash, model_id),
             ).fetchone()
-        return KnownContent(np.frombuffer(r[0], dtype=np.float32).copy(), r[1], r[2]) if r else None
+        return KnownContent(np.frombuffer(r[0], dtype=np.float32).copy(), r[1], r[2], r[3]) if r else None
+
+    def layouts(self, ids: Iterable[int]) -> dict[int, bytes]:
+        """Layout signatures of the rows ``ids`` that have one."""
+        ids = list(ids)
+        out: dict[int, bytes] = {}
+        with self._lock:
+            for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+                chunk = ids[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                out.update(self._conn.execute(
+                    f"SELECT id, layout FROM files WHERE layout IS NOT NULL AND id IN ({marks})", chunk
+                ).fetchall())
+        return out
 
     def embeddings(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every file embedded with ``model_id``; vectors are float32 (N, d).
@@ -259,18 +278,19 @@ class Catalog:
             params.append(
                 (
                     _enc(rec.path), rec.size, rec.mtime_ns, rec.hash, rec.width, rec.height,
-                    model_id if blob is not None else None, blob, rec.error, now,
+                    model_id if blob is not None else None, blob, rec.error, now, rec.layout,
                 )
             )
         with self._lock, self._conn:
             self._conn.executemany(
                 """
-                INSERT INTO files(path, size, mtime_ns, hash, width, height, model_id, embedding, error, indexed_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO files(path, size, mtime_ns, hash, width, height, model_id, embedding, error, indexed_at, layout)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(path) DO UPDATE SET
                     size=excluded.size, mtime_ns=excluded.mtime_ns, hash=excluded.hash,
                     width=excluded.width, height=excluded.height, model_id=excluded.model_id,
-                    embedding=excluded.embedding, error=excluded.error, indexed_at=excluded.indexed_at
+                    embedding=excluded.embedding, error=excluded.error, indexed_at=excluded.indexed_at,
+                    layout=excluded.layout
                 """,
                 params,
             )

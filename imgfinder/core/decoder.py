@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .layout import layout_signature, signature_to_bytes
+
 # A 20,000 x 15,000 panorama is fine; anything bigger is refused rather than risk
 # exhausting memory on a decompression bomb.
 MAX_PIXELS = 300_000_000
@@ -40,6 +42,7 @@ class DecodedImage:
     width: int  # of the photo as displayed (after EXIF orientation)
     height: int
     content_hash: str
+    layout: bytes | None = None  # grey layout signature for duplicate verification (core.layout)
 
 
 def hash_bytes(data: bytes) -> str:
@@ -146,7 +149,8 @@ def decode_for_model(
         pixels = square_pixels(img, size)
     except (OSError, ValueError) as exc:
         raise DecodeError(f"corrupt image: {exc}") from None
-    return DecodedImage(pixels=pixels, width=width, height=height, content_hash=content_hash)
+    layout = signature_to_bytes(layout_signature(pixels))
+    return DecodedImage(pixels=pixels, width=width, height=height, content_hash=content_hash, layout=layout)
 
 
 def square_pixels(img: Image.Image, size: int) -> np.ndarray:

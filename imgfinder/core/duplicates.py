@@ -1,5 +1,7 @@
 """Find groups of duplicate photos: exact copies by content hash, near-duplicates by
-k-nearest-neighbour search in the embedding index, grouped by complete linkage.
+k-nearest-neighbour search in the embedding index, each pair confirmed by its pixel
+layout (``core.layout``: a copy, not another shot of the same scene), grouped by
+complete linkage.
 
 Candidate pairs are computed once at a low ``floor`` and can then be regrouped at any
 threshold above it without touching the model or the index (the GUI's slider).
@@ -18,6 +20,7 @@ import numpy as np
 from .ann_index import VectorIndex
 from .catalog import FileRow
 from .grouping import Pair, complete_linkage_groups, knn_candidate_pairs
+from .layout import LayoutVerifier
 from .progress import CancelToken, Progress
 
 DEFAULT_FLOOR = 0.80
@@ -56,6 +59,7 @@ class DuplicateFinder:
     rows: list[FileRow]  # aligned with ``vectors``
     vectors: np.ndarray
     ignored: set[tuple[str, str]] = field(default_factory=set)
+    layouts: list[bytes | None] | None = None  # aligned with ``rows``; None: no verification
     _reps: list[int] = field(default_factory=list, init=False)
     _copies: dict[int, list[int]] = field(default_factory=dict, init=False)
     _pairs: list[Pair] = field(default_factory=list, init=False)
@@ -71,6 +75,7 @@ class DuplicateFinder:
             self._reps.append(rep)
             self._copies[rep] = members
             self._rep_of[members] = rep
+        self.verifier = LayoutVerifier(self.layouts) if self.layouts is not None else None
 
     def compute_candidates(
         self, index: VectorIndex, floor: float = DEFAULT_FLOOR, k: int = 16,
@@ -167,7 +172,8 @@ class DuplicateFinder:
                 return False
             return any(tuple(sorted((hashes[x] or "", hashes[y] or ""))) in ignored for x in a for y in b)
 
-        clusters = complete_linkage_groups(self.vectors, self._pairs, threshold, cannot_link)
+        same_picture = self.verifier.same_picture if self.verifier is not None else None
+        clusters = complete_linkage_groups(self.vectors, self._pairs, threshold, cannot_link, same_picture)
         grouped_reps = {rep for c in clusters for rep in c}
         # Byte-identical copies form a group even when nothing else is similar to them.
         clusters += [[rep] for rep in self._reps if rep not in grouped_reps and len(self._copies[rep]) > 1]

@@ -24,12 +24,14 @@ def complete_linkage_groups(
     pairs: Iterable[Pair],
     threshold: float,
     cannot_link: Callable[[Sequence[int], Sequence[int]], bool] | None = None,
+    same_picture: Callable[[int, int], bool] | None = None,
 ) -> list[list[int]]:
     """Group row indices of ``vectors`` (L2-normalised) from candidate ``pairs``.
 
     ``pairs`` are (i, j, cosine); those below ``threshold`` are ignored. ``cannot_link``
-    may veto a merge (the user said two photos are not duplicates). Returns groups of
-    two or more indices.
+    may veto a merge (the user said two photos are not duplicates). ``same_picture``, if
+    given, must also accept every cross pair of a merge (the layout verification), so a
+    group stays a clique of verified duplicates. Returns groups of two or more indices.
     """
     owner: dict[int, int] = {}
     members: dict[int, list[int]] = {}
@@ -46,6 +48,8 @@ def complete_linkage_groups(
             cross = np.einsum("ij,kj->ik", vectors[group_a], vectors[group_b])
             if float(cross.min()) < threshold:
                 continue
+        if same_picture is not None and not all(same_picture(x, y) for x in group_a for y in group_b):
+            continue
         if cannot_link is not None and cannot_link(group_a, group_b):
             continue
         if len(group_a) < len(group_b):

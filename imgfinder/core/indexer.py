@@ -232,7 +232,7 @@ class Indexer:
             if r.decoded is not None:
                 assert vectors is not None
                 summary.decoded += 1
-                content = KnownContent(vectors[n_embedded], r.decoded.width, r.decoded.height)
+                content = KnownContent(vectors[n_embedded], r.decoded.width, r.decoded.height, r.decoded.layout)
                 n_embedded += 1
                 known[r.decoded.content_hash] = content
             else:
@@ -244,7 +244,10 @@ class Indexer:
             else:
                 summary.updated += 1
             records.append(
-                FileRecord(f.path, f.size, f.mtime_ns, r.content_hash, content.width, content.height, content.embedding)
+                FileRecord(
+                    f.path, f.size, f.mtime_ns, r.content_hash, content.width, content.height, content.embedding,
+                    layout=content.layout,
+                )
             )
         self.catalog.write_batch(records, model_id)
 

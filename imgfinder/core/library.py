@@ -148,6 +148,8 @@ class Library:
         if trashed.any():  # moved to the trash by the app: kept for undo, not a duplicate
             keep = np.flatnonzero(~trashed)
             rows, vectors = [rows[i] for i in keep], vectors[keep]
-        finder = DuplicateFinder(rows, vectors, ignored=self.catalog.ignored_pairs())
+        stored = self.catalog.layouts([r.id for r in rows])
+        layouts = [stored.get(r.id) for r in rows]
+        finder = DuplicateFinder(rows, vectors, ignored=self.catalog.ignored_pairs(), layouts=layouts)
         yield from finder.compute_candidates(index, floor=floor, cancel=cancel)
         yield finder

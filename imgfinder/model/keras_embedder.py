@@ -7,9 +7,18 @@ Implements the core's ``Embedder`` protocol by duck typing::
     dim: int           # embedding length
     def embed(self, images: np.ndarray) -> np.ndarray  # (N,S,S,3) uint8 -> (N,dim) float32, L2-normalised
 
-Embedding = global-average-pooled 1280-d backbone feature, optionally passed
-through a projection head stored as a ``.npz`` (see :func:`load_head`), then
-L2-normalised.
+Embedding = the mean of the L2-normalised, global-average-pooled 1280-d backbone
+features of the photo turned by 0, 90, 180 and 270 degrees (``rotations=4``),
+optionally passed through a projection head stored as a ``.npz`` (see
+:func:`load_head`), then L2-normalised.
+
+Why the four turns: a CNN's filters are not rotation-equivariant, so a photo turned
+by 90 degrees gets a different pooled feature (cosine ~0.4 to its original). The mean
+over the rotation group is the same for every turn of the square input (exactly, up to
+float rounding), so rotated copies are found by the index like any other copy; mirrors
+are close already (the backbone was trained with flips). Cost: four passes at 160 px
+are ~2.3x one pass at 224 px (measured on the quality set: 40.8 s vs 17.7 s for 828
+photos on 2 cores).
 
 Why a ``tf.function`` and not ``model.predict``: on a 2-core CPU ``predict``
 costs ~75 ms for a single image against ~15 ms for a traced function (per-call
@@ -104,13 +113,17 @@ class KerasEmbedder:
         self,
         head_path: str | Path | None = None,
         *,
-        input_size: int = 224,
+        input_size: int = 160,
+        rotations: int = 4,
         batch_size: int = 32,
         weights_path: str | Path | None = None,
     ) -> None:
         if input_size < 32:
             raise ValueError("input_size must be at least 32")
+        if rotations not in (1, 2, 4):
+            raise ValueError("rotations must be 1, 2 or 4")
         self.input_size: int = int(input_size)
+        self.rotations: int = int(rotations)
         self.batch_size: int = max(1, int(batch_size))
         self._weights_path = Path(weights_path) if weights_path is not None else None
         self._head_path = Path(head_path) if head_path is not None else None
@@ -125,6 +138,8 @@ class KerasEmbedder:
         """Identifies everything that shapes the vectors (cached; hashes files once)."""
         fp = file_fingerprint(self._weights_path) if self._weights_path else backbone_fingerprint()
         parts = [ARCH_ID, f"{BACKBONE_ID}@{fp}", f"s{self.input_size}", "gap"]
+        if self.rotations > 1:
+            parts.append(f"rot{self.rotations}")
         if self._head_path is not None:
             parts.append(f"head@{file_fingerprint(self._head_path)}")
         parts.append("l2")
@@ -156,10 +171,19 @@ class KerasEmbedder:
             weights = load_backbone_weights(self._weights_path)
             model = build_efficientnet_lite0(weights, include_top=False, input_size=self.input_size)
             s = self.input_size
+            turns = self.rotations
 
             @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.uint8)])
             def features(x: Any) -> Any:
-                return model(tf.cast(x, tf.float32), training=False)
+                x = tf.cast(x, tf.float32)
+                if turns == 1:
+                    return model(x, training=False)
+                # One batch of all turns: (turns * N, ...) -> (turns, N, 1280) -> mean.
+                step = 4 // turns
+                views = tf.concat([tf.image.rot90(x, k * step) for k in range(turns)], axis=0)
+                f = model(views, training=False)
+                f = tf.math.l2_normalize(tf.reshape(f, [turns, -1, HEAD_CHANNELS]), axis=-1)
+                return tf.reduce_mean(f, axis=0)
 
             # Trace now (~0.6 s) so the first real call is fast.
             features(np.zeros((1, s, s, 3), np.uint8))
@@ -171,6 +195,18 @@ class KerasEmbedder:
 
         Large inputs are processed in chunks of ``batch_size`` to bound memory.
         """
+        out = self.features(images)
+        if self._head is not None:
+            out = self._apply_head(out)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """``(N, S, S, 3)`` uint8 -> ``(N, 1280)`` backbone features before the head.
+
+        The training command caches exactly these, so a head is trained on what it
+        will see in the app.
+        """
         images = np.asarray(images)
         s = self.input_size
         if images.dtype != np.uint8:
@@ -178,17 +214,14 @@ class KerasEmbedder:
         if images.ndim != 4 or images.shape[1:] != (s, s, 3):
             raise ValueError(f"images must have shape (N, {s}, {s}, 3), got {images.shape}")
         n = images.shape[0]
-        if n == 0:
-            return np.zeros((0, self.dim), np.float32)
-        self.load()
         out = np.empty((n, HEAD_CHANNELS), np.float32)
+        if n == 0:
+            return out
+        self.load()
         for start in range(0, n, self.batch_size):
             chunk = np.ascontiguousarray(images[start : start + self.batch_size])
             out[start : start + len(chunk)] = self._fn(chunk).numpy()
-        if self._head is not None:
-            out = self._apply_head(out)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return (out / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+        return out
 
     def _apply_head(self, x: np.ndarray) -> np.ndarray:
         assert self._head is not None

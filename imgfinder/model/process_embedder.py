@@ -48,7 +48,7 @@ def _serve(conn: Connection, head_path: str | None, input_size: int) -> None:
 class ProcessEmbedder:
     """The ``Embedder`` protocol, served by a ``KerasEmbedder`` in a child process."""
 
-    def __init__(self, head_path: str | Path | None = None, *, input_size: int = 224) -> None:
+    def __init__(self, head_path: str | Path | None = None, *, input_size: int = 160) -> None:
         self._local = KerasEmbedder(head_path=head_path, input_size=input_size)  # never loaded here
         self._head_path = str(head_path) if head_path is not None else None
         self.input_size: int = self._local.input_size

@@ -147,28 +147,28 @@ def make_views(
     return np.stack(pixels), np.array(source), np.array(photo), np.array(boxes, dtype=np.float32)
 
 
-def backbone_features(pixels: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Pooled 1280-d backbone features (before any head), as the embedder computes them."""
-    import tensorflow as tf
-
+def backbone_features(pixels: np.ndarray) -> np.ndarray:
+    """The 1280-d features before any head, computed by the app's own embedder."""
     from imgfinder.model.keras_embedder import KerasEmbedder
 
-    model = KerasEmbedder().keras_model
-    out = [
-        np.asarray(model(tf.cast(pixels[i : i + batch], tf.float32), training=False))
-        for i in range(0, len(pixels), batch)
-    ]
-    return np.concatenate(out).astype(np.float32)
+    return KerasEmbedder(batch_size=64).features(pixels)
+
+
+def model_input_size() -> int:
+    from imgfinder.model.keras_embedder import KerasEmbedder
+
+    return KerasEmbedder().input_size
 
 
 def build_view_set(
-    photos: list[str], windows: int, views_per_source: int, seed: int, cache_dir: Path | None, size: int = 224
+    photos: list[str], windows: int, views_per_source: int, seed: int, cache_dir: Path | None, size: int | None = None
 ) -> ViewSet:
+    size = size or model_input_size()
     key = hashlib.sha256()
     for p in photos:
         key.update(Path(p).name.encode())
         key.update(hashlib.blake2b(Path(p).read_bytes(), digest_size=16).digest())
-    key.update(f"{windows}:{views_per_source}:{seed}:{size}:{WORK_SIDE}:{SOURCE_AREA}:v2".encode())
+    key.update(f"{windows}:{views_per_source}:{seed}:{size}:{WORK_SIDE}:{SOURCE_AREA}:rot4:v3".encode())
     cache = cache_dir / f"views-{key.hexdigest()[:16]}.npz" if cache_dir else None
     names = [Path(p).name for p in photos]
     if cache and cache.exists():
