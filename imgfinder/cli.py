@@ -20,7 +20,7 @@ from .core.duplicates import DEFAULT_FLOOR
 from .core.embedding import Embedder
 from .core.progress import Progress
 
-DEFAULT_THRESHOLD = 0.92
+DEFAULT_THRESHOLD = 0.85
 EXIT_OK, EXIT_ERROR, EXIT_UNREADABLE = 0, 1, 2
 
 

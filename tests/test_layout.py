@@ -1,0 +1,146 @@
+"""Pixel-layout verification: edited copies line up, other parts of one scene do not."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgfinder.core.catalog import Catalog, FileRecord
+from imgfinder.core.decoder import decode_for_model
+from imgfinder.core.duplicates import DuplicateFinder
+from imgfinder.core.layout import (
+    SIDE, Layout, LayoutVerifier, layout_signature, match, signature_from_bytes, signature_to_bytes,
+)
+from imgfinder.model.edits import BENCHMARK_EDITS
+
+from conftest import shared_photos_dir
+
+
+def _pixels(img: Image.Image, size: int = 160) -> np.ndarray:
+    return np.asarray(img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
+
+
+def _layout(img: Image.Image) -> Layout:
+    return Layout(layout_signature(_pixels(img)))
+
+
+@pytest.fixture(scope="module")
+def scenes() -> list[Image.Image]:
+    photos = sorted(shared_photos_dir().glob("*.jpg"))[:6]
+    out = []
+    for p in photos:
+        with Image.open(p) as img:
+            img = img.convert("RGB")
+            img.thumbnail((800, 800))
+            out.append(img)
+    return out
+
+
+def test_signature_round_trip_and_frame_trim() -> None:
+    rng = np.random.default_rng(0)
+    pic = rng.integers(0, 256, (120, 120, 3), dtype=np.uint8)
+    sig = layout_signature(_pixels(Image.fromarray(pic)))
+    assert sig.shape == (SIDE, SIDE) and sig.dtype == np.uint8
+    np.testing.assert_array_equal(signature_from_bytes(signature_to_bytes(sig)), sig)
+    with pytest.raises(ValueError):
+        signature_from_bytes(b"short")
+    # A white frame on all sides is trimmed; a white band on one side only is picture.
+    framed = np.full((160, 160, 3), 255, np.uint8)
+    framed[16:144, 16:144] = np.asarray(Image.fromarray(pic).resize((128, 128)))
+    diff = np.abs(layout_signature(framed).astype(int) - sig.astype(int))
+    assert diff.mean() < 12
+    one_sided = framed.copy()
+    one_sided[:, 16:] = np.asarray(Image.fromarray(pic).resize((144, 160)))
+    assert np.abs(layout_signature(one_sided).astype(int) - sig.astype(int)).mean() > 12
+
+
+@pytest.mark.parametrize("edit", sorted(BENCHMARK_EDITS))
+def test_every_benchmark_edit_verifies(scenes: list[Image.Image], edit: str) -> None:
+    verifier_ok = 0
+    for img in scenes:
+        a, b = _layout(img), _layout(BENCHMARK_EDITS[edit](img))
+        m = match(a, b)
+        verifier_ok += m.score >= 0.65 and m.coarse >= 0.85
+    assert verifier_ok >= len(scenes) - 1, edit
+
+
+def test_other_part_of_the_scene_and_other_photos_do_not_verify(scenes: list[Image.Image]) -> None:
+    passed = 0
+    total = 0
+    for img in scenes:
+        w, h = img.size
+        left = img.crop((0, 0, int(w * 0.45), int(h * 0.85)))
+        right = img.crop((w - int(w * 0.45), h - int(h * 0.85), w, h))
+        m = match(_layout(left), _layout(right))
+        passed += m.score >= 0.65 and m.coarse >= 0.85
+        total += 1
+    for a, b in zip(scenes, scenes[1:]):
+        m = match(_layout(a), _layout(b))
+        passed += m.score >= 0.65 and m.coarse >= 0.85
+        total += 1
+    assert passed == 0, f"{passed} of {total} different pictures verified as the same"
+
+
+def test_rotation_and_mirror_are_found_with_their_transform(scenes: list[Image.Image]) -> None:
+    img = scenes[0]
+    base = _layout(img)
+    seen = set()
+    for turned in (img.rotate(90, expand=True), img.rotate(180), img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)):
+        m = match(base, _layout(turned))
+        assert m.score > 0.9
+        seen.add(m.dihedral)
+    assert len(seen) == 3
+
+
+def test_verifier_without_signatures_trusts_the_embedding() -> None:
+    verifier = LayoutVerifier([None, None])
+    assert verifier.same_picture(0, 1) and verifier.checked == 0
+
+
+def test_duplicate_finder_splits_two_shots_of_one_scene(tmp_path: Path, scenes: list[Image.Image]) -> None:
+    """Embeddings that call everything one picture (all vectors equal): the layouts keep
+    two shots of one scene apart and the copies together."""
+    img = scenes[1]
+    w, h = img.size
+    shots = [img.crop((0, 0, int(w * 0.45), int(h * 0.85))), img.crop((w - int(w * 0.45), h - int(h * 0.85), w, h))]
+    files = []
+    for n, shot in enumerate(shots):
+        for edit in ("original", "jpeg50", "rot90", "crop80"):
+            out = shot if edit == "original" else BENCHMARK_EDITS[edit](shot)
+            path = tmp_path / f"{n}_{edit}.jpg"
+            out.convert("RGB").save(path, quality=92)
+            files.append(path)
+    decoded = [decode_for_model(str(p), 160) for p in files]
+    from imgfinder.core.catalog import FileRow
+
+    rows = [FileRow(i, str(p), p.stat().st_size, 0, d.content_hash, 1, 1, None) for i, (p, d) in enumerate(zip(files, decoded))]
+    vectors = np.ones((len(rows), 4), np.float32) / 2
+    finder = DuplicateFinder(rows, vectors, layouts=[d.layout for d in decoded])
+    finder._pairs = [(i, j, 1.0) for i in range(len(rows)) for j in range(i + 1, len(rows))]
+    groups = finder.groups(0.9)
+    got = sorted(sorted(Path(m.row.path).name[0] for m in g.members) for g in groups)
+    assert got == [["0"] * 4, ["1"] * 4]
+    # Without layouts the same vectors make one group of everything.
+    plain = DuplicateFinder(rows, vectors)
+    plain._pairs = finder._pairs
+    assert [len(g.members) for g in plain.groups(0.9)] == [8]
+
+
+def test_catalog_stores_layouts_and_migrates_from_v2(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    with Catalog(db) as cat:
+        cat.write_batch([FileRecord("/a.jpg", 1, 1, "h", 2, 2, np.ones(3, np.float32), layout=b"x" * SIDE * SIDE)], "m")
+        (row,) = cat.rows()
+        assert cat.layouts([row.id]) == {row.id: b"x" * SIDE * SIDE}
+        assert cat.known_content("h", "m").layout == b"x" * SIDE * SIDE
+    # A version-2 catalog (no layout column) gains it and keeps its rows.
+    conn = sqlite3.connect(db)
+    conn.executescript("ALTER TABLE files DROP COLUMN layout; PRAGMA user_version=2;")
+    conn.close()
+    with Catalog(db) as cat:
+        assert cat.schema_version == 3 and cat.count() == 1
+        assert cat.layouts([r.id for r in cat.rows()]) == {}
