@@ -17,8 +17,6 @@ from imgfinder.core.layout import (
 )
 from imgfinder.model.edits import BENCHMARK_EDITS
 
-from conftest import shared_photos_dir
-
 
 def _pixels(img: Image.Image, size: int = 160) -> np.ndarray:
     return np.asarray(img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
@@ -29,8 +27,8 @@ def _layout(img: Image.Image) -> Layout:
 
 
 @pytest.fixture(scope="module")
-def scenes() -> list[Image.Image]:
-    photos = sorted(shared_photos_dir().glob("*.jpg"))[:6]
+def scenes(photos_dir: Path) -> list[Image.Image]:
+    photos = sorted(photos_dir.glob("*.jpg"))[:6]
     out = []
     for p in photos:
         with Image.open(p) as img:

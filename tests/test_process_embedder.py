@@ -14,7 +14,7 @@ import sys
 import numpy as np
 from imgfinder.model.process_embedder import ProcessEmbedder
 rng = np.random.default_rng(0)
-images = rng.integers(0, 256, size=(3, 224, 224, 3), dtype=np.uint8)
+images = rng.integers(0, 256, size=(3, 160, 160, 3), dtype=np.uint8)
 e = ProcessEmbedder()
 vectors = e.embed(images)
 assert vectors.shape == (3, e.dim) and vectors.dtype == np.float32
@@ -36,7 +36,7 @@ assert not e.loaded
         from imgfinder.model.keras_embedder import KerasEmbedder
 
         rng = np.random.default_rng(0)
-        images = rng.integers(0, 256, size=(3, 224, 224, 3), dtype=np.uint8)
+        images = rng.integers(0, 256, size=(3, 160, 160, 3), dtype=np.uint8)
         np.testing.assert_allclose(np.load(out), KerasEmbedder().embed(images), atol=1e-5)
 
 
@@ -49,6 +49,6 @@ def test_errors_in_the_child_are_reported() -> None:
     try:
         with pytest.raises(RuntimeError, match="embedding failed"):
             e.embed(np.zeros((1, 100, 100, 3), np.uint8))  # wrong size: the child refuses it
-        assert e.embed(np.zeros((1, 224, 224, 3), np.uint8)).shape == (1, e.dim)  # still serving
+        assert e.embed(np.zeros((1, 160, 160, 3), np.uint8)).shape == (1, e.dim)  # still serving
     finally:
         e.close()
