@@ -130,14 +130,17 @@ def test_ignored_pair_is_not_grouped(library: Library, small_photos, tmp_path: P
 
 def test_index_file_is_replaced_atomically_and_validated(library: Library, small_photos, tmp_path: Path) -> None:
     run(library, [tmp_path / "lib"])
-    store = library.store
-    assert not list(store.directory.glob("*.tmp"))
-    store.ids_path.write_bytes(b"garbage")
-    assert store.load() is None  # inconsistent files are detected, not trusted
-    vector = library.embed_file(str(small_photos[0]))
-    library._index = None
-    store.manifest_path.unlink()
-    assert library.similar_to_vector(vector, 1)[0].row.path == str(small_photos[0])
+    descriptor = library.describe_file(str(small_photos[0]))
+    library.close()
+    for store in (library.store, library.retrieval_store):  # the copy and the similar-search index
+        assert not list(store.directory.glob("*.tmp"))
+        store.ids_path.write_bytes(b"garbage")
+        assert store.load() is None  # inconsistent files are detected, not trusted
+    reopened = Library(library.data_dir, library.embedder)
+    library.retrieval_store.manifest_path.unlink()
+    assert reopened.similar_to_descriptor(descriptor, 1)[0].row.path == str(small_photos[0])
+    assert len(reopened.index()) == len(small_photos)  # rebuilt too
+    reopened.close()
 
 
 def test_forget_folder_drops_only_its_rows(library: Library, small_photos, tmp_path: Path) -> None:

@@ -137,8 +137,15 @@ def test_catalog_stores_layouts_and_migrates_from_v2(tmp_path: Path) -> None:
         assert cat.known_content("h", "m").layout == b"x" * SIDE * SIDE
     # A version-2 catalog (no layout column) gains it and keeps its rows.
     conn = sqlite3.connect(db)
-    conn.executescript("ALTER TABLE files DROP COLUMN layout; PRAGMA user_version=2;")
+    conn.executescript(
+        "ALTER TABLE files DROP COLUMN layout; ALTER TABLE files DROP COLUMN descriptor; "
+        "ALTER TABLE files DROP COLUMN feature_id; PRAGMA user_version=2;"
+    )
     conn.close()
     with Catalog(db) as cat:
-        assert cat.schema_version == 3 and cat.count() == 1
+        assert cat.schema_version == 4 and cat.count() == 1
         assert cat.layouts([r.id for r in cat.rows()]) == {}
+        # v4: the descriptor (both vectors are made from it) arrives empty, so the next
+        # index run decodes these files once more; afterwards a new head needs no decoding.
+        assert cat.states()["/a.jpg"].feature_id is None
+        assert len(cat.descriptors("m")[0]) == 0

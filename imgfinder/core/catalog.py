@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades the schema from version (index) to version (index + 1).
 _MIGRATIONS: list[str] = [
@@ -61,6 +61,12 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE files ADD COLUMN layout BLOB;
     """,
+    # The model's descriptor (float16), from which both the copy vector (``embedding``)
+    # and the retrieval vector are derived: a new head or whitening needs no decoding.
+    """
+    ALTER TABLE files ADD COLUMN descriptor BLOB;
+    ALTER TABLE files ADD COLUMN feature_id TEXT;
+    """,
 ]
 
 
@@ -81,6 +87,7 @@ class FileState:
     mtime_ns: int
     model_id: str | None
     error: str | None
+    feature_id: str | None = None  # set when a descriptor is stored
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,7 @@ class KnownContent:
     width: int | None
     height: int | None
     layout: bytes | None = None
+    descriptor: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class FileRecord:
     embedding: np.ndarray | None = None
     error: str | None = None
     layout: bytes | None = None
+    descriptor: np.ndarray | None = None
 
 
 class Catalog:
@@ -177,8 +186,11 @@ class Catalog:
     def states(self) -> dict[str, FileState]:
         """path -> state for every file, for deciding what a scan must (re)read."""
         with self._lock:
-            cur = self._conn.execute("SELECT path, id, size, mtime_ns, model_id, error FROM files")
-            return {_dec(p): FileState(i, s, m, mid, e) for p, i, s, m, mid, e in cur}
+            cur = self._conn.execute(
+                "SELECT path, id, size, mtime_ns, model_id, error, CASE WHEN descriptor IS NULL THEN NULL "
+                "ELSE feature_id END FROM files"
+            )
+            return {_dec(p): FileState(i, s, m, mid, e, fid) for p, i, s, m, mid, e, fid in cur}
 
     def count(self) -> int:
         with self._lock:
@@ -215,15 +227,27 @@ class Catalog:
             ).fetchone()
         return np.frombuffer(r[0], dtype=np.float32).copy() if r else None
 
+    def descriptor_for_path(self, path: str, feature_id: str) -> np.ndarray | None:
+        with self._lock:
+            r = self._conn.execute(
+                "SELECT descriptor FROM files WHERE path=? AND feature_id=? AND descriptor IS NOT NULL",
+                (_enc(path), feature_id),
+            ).fetchone()
+        return _descriptor(r[0]) if r else None
+
     def known_content(self, content_hash: str, model_id: str) -> KnownContent | None:
         """The embedding of identical bytes, so moved or copied files are not decoded again."""
         with self._lock:
             r = self._conn.execute(
-                "SELECT embedding, width, height, layout FROM files WHERE hash=? AND model_id=? "
+                "SELECT embedding, width, height, layout, descriptor FROM files WHERE hash=? AND model_id=? "
                 "AND embedding IS NOT NULL LIMIT 1",
                 (content_hash, model_id),
             ).fetchone()
-        return KnownContent(np.frombuffer(r[0], dtype=np.float32).copy(), r[1], r[2], r[3]) if r else None
+        if not r:
+            return None
+        return KnownContent(
+            np.frombuffer(r[0], dtype=np.float32).copy(), r[1], r[2], r[3], _descriptor(r[4]) if r[4] else None
+        )
 
     def layouts(self, ids: Iterable[int]) -> dict[int, bytes]:
         """Layout signatures of the rows ``ids`` that have one."""
@@ -244,18 +268,26 @@ class Catalog:
         Filled row by row into one preallocated array, so peak memory is the result itself
         (100,000 x 1280 floats = 512 MB), not twice that.
         """
-        where = "FROM files WHERE model_id=? AND embedding IS NOT NULL"
+        return self._vectors("embedding", "model_id", model_id, np.float32)
+
+    def descriptors(self, feature_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, descriptors) of every file described with ``feature_id``, as float32 (N, F)."""
+        return self._vectors("descriptor", "feature_id", feature_id, np.float16)
+
+    def _vectors(self, column: str, id_column: str, value: str, stored: type) -> tuple[np.ndarray, np.ndarray]:
+        where = f"FROM files WHERE {id_column}=? AND {column} IS NOT NULL"
+        width = np.dtype(stored).itemsize
         with self._lock:
-            count, size = self._conn.execute(f"SELECT COUNT(*), MAX(LENGTH(embedding)) {where}", (model_id,)).fetchone()
+            count, size = self._conn.execute(f"SELECT COUNT(*), MAX(LENGTH({column})) {where}", (value,)).fetchone()
             if not count:
                 return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-            dim = int(size) // 4
+            dim = int(size) // width
             ids = np.empty(count, dtype=np.int64)
             vectors = np.empty((count, dim), dtype=np.float32)
             n = 0
-            for i, blob in self._conn.execute(f"SELECT id, embedding {where} ORDER BY id", (model_id,)):
+            for i, blob in self._conn.execute(f"SELECT id, {column} {where} ORDER BY id", (value,)):
                 ids[n] = i
-                vectors[n] = np.frombuffer(blob, dtype=np.float32)
+                vectors[n] = np.frombuffer(blob, dtype=stored)
                 n += 1
         return ids[:n], vectors[:n]
 
@@ -265,7 +297,7 @@ class Catalog:
             return [(_dec(p), e) for p, e in cur]
 
     # -- writes --------------------------------------------------------------------
-    def write_batch(self, records: Sequence[FileRecord], model_id: str) -> None:
+    def write_batch(self, records: Sequence[FileRecord], model_id: str, feature_id: str | None = None) -> None:
         """Insert or replace ``records`` in one transaction."""
         if not records:
             return
@@ -275,26 +307,54 @@ class Catalog:
             blob = None
             if rec.embedding is not None:
                 blob = np.ascontiguousarray(rec.embedding, dtype=np.float32).tobytes()
+            described = None if rec.descriptor is None else _descriptor_bytes(rec.descriptor)
             params.append(
                 (
                     _enc(rec.path), rec.size, rec.mtime_ns, rec.hash, rec.width, rec.height,
                     model_id if blob is not None else None, blob, rec.error, now, rec.layout,
+                    described, feature_id if described is not None else None,
                 )
             )
         with self._lock, self._conn:
             self._conn.executemany(
                 """
-                INSERT INTO files(path, size, mtime_ns, hash, width, height, model_id, embedding, error, indexed_at, layout)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO files(path, size, mtime_ns, hash, width, height, model_id, embedding, error, indexed_at,
+                                  layout, descriptor, feature_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(path) DO UPDATE SET
                     size=excluded.size, mtime_ns=excluded.mtime_ns, hash=excluded.hash,
                     width=excluded.width, height=excluded.height, model_id=excluded.model_id,
                     embedding=excluded.embedding, error=excluded.error, indexed_at=excluded.indexed_at,
-                    layout=excluded.layout
+                    layout=excluded.layout, descriptor=excluded.descriptor, feature_id=excluded.feature_id
                 """,
                 params,
             )
             self._bump_generation()
+
+    def set_embeddings(self, ids: Sequence[int], vectors: np.ndarray, model_id: str) -> None:
+        """Replace the copy vectors of rows ``ids`` (made again from their stored descriptors
+        after the head changed) in one transaction; the files are not read."""
+        if not len(ids):
+            return
+        params = [(np.ascontiguousarray(v, dtype=np.float32).tobytes(), model_id, int(i)) for i, v in zip(ids, vectors)]
+        with self._lock, self._conn:
+            self._conn.executemany("UPDATE files SET embedding=?, model_id=? WHERE id=?", params)
+            self._bump_generation()
+
+    def descriptors_for(self, ids: Sequence[int], feature_id: str) -> dict[int, np.ndarray]:
+        """Stored descriptors of rows ``ids`` (those described with ``feature_id``)."""
+        out: dict[int, np.ndarray] = {}
+        ids = list(ids)
+        with self._lock:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                for i, blob in self._conn.execute(
+                    f"SELECT id, descriptor FROM files WHERE feature_id=? AND descriptor IS NOT NULL AND id IN ({marks})",
+                    [feature_id, *chunk],
+                ):
+                    out[int(i)] = _descriptor(blob)
+        return out
 
     def remove_paths(self, paths: Iterable[str]) -> int:
         encoded = [(_enc(p),) for p in paths]
@@ -354,6 +414,16 @@ class Catalog:
     def mark_undone(self, action_ids: Iterable[int]) -> None:
         with self._lock, self._conn:
             self._conn.executemany("UPDATE file_actions SET undone=1 WHERE id=?", [(i,) for i in action_ids])
+
+
+def _descriptor_bytes(descriptor: np.ndarray) -> bytes:
+    """Descriptors are stored as float16: half the bytes, and whitening and the heads are
+    insensitive to the rounding (relative error ~5e-4)."""
+    return np.ascontiguousarray(descriptor, dtype=np.float16).tobytes()
+
+
+def _descriptor(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
 
 
 def _row(r: tuple) -> FileRow:

@@ -20,7 +20,7 @@ import numpy as np
 from .ann_index import IndexStore
 from .catalog import Catalog, FileRecord, KnownContent
 from .decoder import DecodedImage, DecodeError, decode_for_model, hash_bytes, read_file
-from .embedding import Embedder
+from .embedding import Embedder, copy_vectors, describe, feature_id_of, retrieval_id_of, retrieval_vectors
 from .progress import CancelToken, Cancelled, Progress
 from .scanner import ScannedFile, ScanProblem, scan
 
@@ -34,6 +34,7 @@ class IndexSummary:
     failed: int = 0
     decoded: int = 0  # files actually decoded this run (0 on an unchanged re-index)
     reused: int = 0  # files whose embedding was copied from an identical file
+    rederived: int = 0  # files whose copy vector was remade from the stored descriptor (new head)
     cancelled: bool = False
     problems: list[tuple[str, str]] = field(default_factory=list)
     index_rebuilt: bool = False
@@ -42,7 +43,7 @@ class IndexSummary:
         return {
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "removed": self.removed, "failed": self.failed, "decoded": self.decoded,
-            "reused": self.reused, "cancelled": self.cancelled, "index_rebuilt": self.index_rebuilt,
+            "reused": self.reused, "rederived": self.rederived, "cancelled": self.cancelled, "index_rebuilt": self.index_rebuilt,
             "problems": [{"path": p, "reason": r} for p, r in self.problems],
         }
 
@@ -97,9 +98,11 @@ class Indexer:
         workers: int | None = None,
         trees: int | None = None,
         in_flight: int | None = None,
+        retrieval_store: IndexStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
+        self.retrieval_store = retrieval_store  # the similar-search index (None: not kept)
         self.embedder = embedder
         self.batch_size = batch_size
         self.workers = workers or default_workers()
@@ -129,7 +132,9 @@ class Indexer:
                 yield scanning
         states = self.catalog.states()
         model_id = self.embedder.model_id
+        feature_id = feature_id_of(self.embedder)
         work: list[_Work] = []
+        rederive: list[int] = []
         for f in found:
             state = states.get(f.path)
             if state is None:
@@ -137,10 +142,15 @@ class Indexer:
             elif state.size != f.size or state.mtime_ns != f.mtime_ns:
                 work.append(_Work(f, False))
             elif state.error is None and state.model_id != model_id:
-                work.append(_Work(f, False))  # made by another model: re-embed
+                if state.feature_id == feature_id:
+                    rederive.append(state.id)  # only the head changed: no decoding
+                else:
+                    work.append(_Work(f, False))  # made by another model: re-embed
             else:
                 summary.unchanged += 1
         summary.problems.extend((p.path, p.reason) for p in scan_problems)
+        if rederive:
+            yield from self._rederive(rederive, model_id, feature_id, cancel)
         if work:
             try:
                 yield from self._process(work, model_id, cancel)
@@ -172,6 +182,24 @@ class Indexer:
             and p not in unreachable and not (blocked and p.startswith(blocked))
         ]
         return self.catalog.remove_paths(gone)
+
+    def _rederive(self, ids: list[int], model_id: str, feature_id: str, cancel: CancelToken) -> Iterator[Progress]:
+        """Remake copy vectors from stored descriptors (the head changed, the backbone did not)."""
+        progress = Progress("index", 0, len(ids), message="updating embeddings")
+        yield progress
+        step = 512
+        for start in range(0, len(ids), step):
+            found = self.catalog.descriptors_for(ids[start : start + step], feature_id)
+            if found:
+                chunk = list(found)
+                vectors = copy_vectors(self.embedder, np.stack([found[i] for i in chunk]))
+                self.catalog.set_embeddings(chunk, vectors, model_id)
+                self.summary.rederived += len(chunk)
+            progress.done = min(len(ids), start + step)
+            yield progress
+            if cancel.cancelled:
+                self.summary.cancelled = True
+                return
 
     def _read(self, item: _Work, known: dict[str, KnownContent], model_id: str) -> _Result:
         path = item.file.path
@@ -220,7 +248,10 @@ class Indexer:
     def _commit(self, batch: list[_Result], model_id: str, known: dict[str, KnownContent]) -> None:
         summary = self.summary
         to_embed = [r for r in batch if r.decoded is not None]
-        vectors = self.embedder.embed(np.stack([r.decoded.pixels for r in to_embed])) if to_embed else None  # type: ignore[union-attr]
+        descriptors = vectors = None
+        if to_embed:
+            descriptors = describe(self.embedder, np.stack([r.decoded.pixels for r in to_embed]))  # type: ignore[union-attr]
+            vectors = copy_vectors(self.embedder, descriptors)
         records: list[FileRecord] = []
         n_embedded = 0
         for r in batch:
@@ -230,9 +261,11 @@ class Indexer:
                 records.append(FileRecord(f.path, f.size, f.mtime_ns, error=r.error))
                 continue
             if r.decoded is not None:
-                assert vectors is not None
+                assert vectors is not None and descriptors is not None
                 summary.decoded += 1
-                content = KnownContent(vectors[n_embedded], r.decoded.width, r.decoded.height, r.decoded.layout)
+                content = KnownContent(
+                    vectors[n_embedded], r.decoded.width, r.decoded.height, r.decoded.layout, descriptors[n_embedded]
+                )
                 n_embedded += 1
                 known[r.decoded.content_hash] = content
             else:
@@ -246,22 +279,36 @@ class Indexer:
             records.append(
                 FileRecord(
                     f.path, f.size, f.mtime_ns, r.content_hash, content.width, content.height, content.embedding,
-                    layout=content.layout,
+                    layout=content.layout, descriptor=content.descriptor,
                 )
             )
-        self.catalog.write_batch(records, model_id)
+        self.catalog.write_batch(records, model_id, feature_id_of(self.embedder))
 
     def ensure_index(self, cancel: CancelToken | None = None) -> Iterator[Progress]:
-        """Rebuild the Annoy index if the catalog or the model changed since it was built."""
-        model_id = self.embedder.model_id
+        """Rebuild the copy-vector index and the retrieval index if the catalog or the model
+        changed since they were built (each on its own: a new head leaves similar search alone)."""
         generation = self.catalog.generation
-        if self.store.is_current(model_id, generation):
+        model_id = self.embedder.model_id
+        retrieval_id = retrieval_id_of(self.embedder)
+        stale_copy = not self.store.is_current(model_id, generation)
+        stale_retrieval = self.retrieval_store is not None and not self.retrieval_store.is_current(retrieval_id, generation)
+        if not stale_copy and not stale_retrieval:
             return
-        progress = Progress("build index", 0, 1, message="building the similarity index")
+        progress = Progress("build index", 0, int(stale_copy) + int(stale_retrieval), message="building the similarity index")
         yield progress
-        ids, vectors = self.catalog.embeddings(model_id)
         kwargs = {"trees": self.trees} if self.trees else {}
-        self.store.build(ids, vectors, model_id, generation, **kwargs)
+        if stale_copy:
+            ids, vectors = self.catalog.embeddings(model_id)
+            self.store.build(ids, vectors, model_id, generation, **kwargs)
+            del vectors
+            progress.done += 1
+            yield progress
+        if stale_retrieval:
+            assert self.retrieval_store is not None
+            ids, descriptors = self.catalog.descriptors(feature_id_of(self.embedder))
+            vectors = retrieval_vectors(self.embedder, descriptors) if len(ids) else descriptors
+            del descriptors
+            self.retrieval_store.build(ids, vectors, retrieval_id, generation, **kwargs)
+            progress.done += 1
+            yield progress
         self.summary.index_rebuilt = True
-        progress.done = 1
-        yield progress

@@ -15,15 +15,17 @@ import numpy as np
 
 from .ann_index import IndexStore, VectorIndex
 from .catalog import Catalog, FileRow
-from .decoder import decode_for_model
+from .decoder import DecodeError, decode_for_model
 from .duplicates import DEFAULT_FLOOR, DuplicateFinder
-from .embedding import Embedder
+from .embedding import Embedder, describe, feature_id_of, retrieval_id_of, retrieval_vectors
 from .file_actions import in_trash
 from .indexer import Indexer
 from .progress import CancelToken, Progress
+from .retrieval import search as retrieval_search
 
 CATALOG_NAME = "catalog.sqlite3"
 INDEX_DIR = "index"
+RETRIEVAL_NAME = "retrieval"
 
 
 def default_data_dir() -> Path:
@@ -51,13 +53,13 @@ class Library:
         self.embedder = embedder
         self.catalog = Catalog(self.data_dir / CATALOG_NAME)
         self.store = IndexStore(self.data_dir / INDEX_DIR)
-        self._index: VectorIndex | None = None
-        self._index_generation: int | None = None
+        self.retrieval_store = IndexStore(self.data_dir / INDEX_DIR, name=RETRIEVAL_NAME)
+        self._loaded: dict[str, tuple[VectorIndex, int]] = {}
 
     def close(self) -> None:
-        if self._index is not None:
-            self._index.unload()
-            self._index = None
+        for index, _ in self._loaded.values():
+            index.unload()
+        self._loaded.clear()
         self.catalog.close()
         close_embedder = getattr(self.embedder, "close", None)  # e.g. stop a model process
         if callable(close_embedder):
@@ -71,7 +73,7 @@ class Library:
 
     # -- indexing ------------------------------------------------------------------
     def indexer(self, **options: object) -> Indexer:
-        return Indexer(self.catalog, self.store, self.embedder, **options)  # type: ignore[arg-type]
+        return Indexer(self.catalog, self.store, self.embedder, retrieval_store=self.retrieval_store, **options)  # type: ignore[arg-type]
 
     def forget_folder(self, folder: str) -> int:
         """Drop the catalog rows of every file below ``folder`` (the user removed it from the
@@ -81,38 +83,83 @@ class Library:
         return self.catalog.remove_paths(gone)
 
     def index(self) -> VectorIndex:
-        """The current Annoy index, rebuilt first if the catalog changed since it was made."""
+        """The copy-vector Annoy index (duplicates), rebuilt first if the catalog changed."""
+        return self._current(self.store, self.embedder.model_id)
+
+    def retrieval_index(self) -> VectorIndex:
+        """The retrieval-vector Annoy index (similar search), rebuilt first if the catalog changed."""
+        return self._current(self.retrieval_store, retrieval_id_of(self.embedder))
+
+    def _current(self, store: IndexStore, index_id: str) -> VectorIndex:
         generation = self.catalog.generation
-        if self._index is not None and self._index_generation == generation:
-            return self._index
-        if not self.store.is_current(self.embedder.model_id, generation):
+        loaded = self._loaded.get(store.ann_path.name)
+        if loaded is not None and loaded[1] == generation:
+            return loaded[0]
+        if not store.is_current(index_id, generation):
             for _ in self.indexer().ensure_index():
                 pass
-        if self._index is not None:
-            self._index.unload()
-        self._index = self.store.load()
-        if self._index is None:
-            raise RuntimeError(f"the index in {self.store.directory} could not be loaded")
-        self._index_generation = generation
-        return self._index
+        if loaded is not None:
+            loaded[0].unload()
+        index = store.load()
+        if index is None:  # damaged files under a current manifest: rebuild from the catalog
+            store.manifest_path.unlink(missing_ok=True)
+            for _ in self.indexer().ensure_index():
+                pass
+            index = store.load()
+        if index is None:
+            raise RuntimeError(f"the index in {store.directory} could not be loaded")
+        self._loaded[store.ann_path.name] = (index, generation)
+        return index
 
     # -- similar -------------------------------------------------------------------
-    def embed_file(self, path: str) -> np.ndarray:
-        """The embedding of a photo: from the catalog if it is indexed and unchanged."""
-        path = os.path.abspath(path)
+    def stored_descriptor(self, path: str) -> np.ndarray | None:
+        """The catalog's descriptor of ``path`` if it is indexed and unchanged on disk."""
         row = self.catalog.row_for_path(path)
-        if row is not None:
-            st = os.stat(path)
-            if st.st_size == row.size and st.st_mtime_ns == row.mtime_ns:
-                stored = self.catalog.embedding_for_path(path, self.embedder.model_id)
-                if stored is not None:
-                    return stored
-        decoded = decode_for_model(path, self.embedder.input_size)
-        return self.embedder.embed(decoded.pixels[None])[0]
+        if row is None:
+            return None
+        st = os.stat(path)
+        if st.st_size != row.size or st.st_mtime_ns != row.mtime_ns:
+            return None
+        return self.catalog.descriptor_for_path(path, feature_id_of(self.embedder))
 
-    def similar_to_vector(self, vector: np.ndarray, k: int, exclude: str | None = None) -> list[SimilarHit]:
-        index = self.index()
-        ids, scores = index.query_vector(vector, 2 * k + 1)
+    def describe_file(self, path: str) -> np.ndarray:
+        """The descriptor of a photo: from the catalog if it is indexed and unchanged."""
+        found = self.describe_paths([path])[0]
+        if isinstance(found, DecodeError):
+            raise found
+        return found
+
+    def describe_paths(self, paths: list[str], batch: int = 32) -> list[np.ndarray | DecodeError]:
+        """Descriptors of many photos: stored ones from the catalog, the others decoded and
+        embedded in batches (one model load and few model calls for many queries). A photo
+        that cannot be read gets its ``DecodeError`` in its place."""
+        out: list[np.ndarray | DecodeError | None] = []
+        todo: list[tuple[int, np.ndarray]] = []
+        for n, path in enumerate(os.path.abspath(p) for p in paths):
+            try:
+                stored = self.stored_descriptor(path)
+                if stored is None:
+                    todo.append((n, decode_for_model(path, self.embedder.input_size).pixels))
+                out.append(stored)
+            except DecodeError as exc:
+                out.append(exc)
+            except OSError as exc:  # vanished or unreadable between the check and the read
+                out.append(DecodeError(f"cannot read: {exc.strerror or exc}"))
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            descriptors = describe(self.embedder, np.stack([px for _, px in chunk]))
+            for (n, _), d in zip(chunk, descriptors):
+                out[n] = d
+        return out  # type: ignore[return-value]
+
+    def similar_to_descriptor(self, descriptor: np.ndarray, k: int, exclude: str | None = None) -> list[SimilarHit]:
+        """The ``k`` photos most similar to a descriptor, by the retrieval vector."""
+        index = self.retrieval_index()
+        query = retrieval_vectors(self.embedder, np.asarray(descriptor, np.float32)[None])[0]
+        skip = set()
+        if exclude is not None and (row := self.catalog.row_for_path(exclude)) is not None:
+            skip.add(row.id)
+        ids, scores = retrieval_search(index, query, 2 * k + 1, exclude=skip)
         rows = {r.id: r for r in self.catalog.rows(ids.tolist())}
         hits = [SimilarHit(rows[i], float(s)) for i, s in zip(ids.tolist(), scores.tolist()) if i in rows]
         # Files the app moved to the trash stay catalogued (for undo) but are not results.
@@ -122,7 +169,7 @@ class Library:
     def similar(self, path: str, k: int = 20) -> list[SimilarHit]:
         """The ``k`` photos most similar to ``path`` (which need not be in the library)."""
         path = os.path.abspath(path)
-        return self.similar_to_vector(self.embed_file(path), k, exclude=path)
+        return self.similar_to_descriptor(self.describe_file(path), k, exclude=path)
 
     # -- duplicates ----------------------------------------------------------------
     def duplicate_finder(

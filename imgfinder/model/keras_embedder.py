@@ -113,6 +113,7 @@ class KerasEmbedder:
         self,
         head_path: str | Path | None = None,
         *,
+        whitening_path: str | Path | None = None,
         input_size: int = 160,
         rotations: int = 4,
         batch_size: int = 32,
@@ -128,22 +129,43 @@ class KerasEmbedder:
         self._weights_path = Path(weights_path) if weights_path is not None else None
         self._head_path = Path(head_path) if head_path is not None else None
         self._head: HeadWeights | None = load_head(self._head_path) if self._head_path else None
+        self._whitening_path = Path(whitening_path) if whitening_path is not None else None
+        self._whitening: tuple[np.ndarray, np.ndarray] | None = None
+        if self._whitening_path is not None:
+            from imgfinder.model.learned_whitening import load_whitening
+
+            self._whitening = load_whitening(self._whitening_path)
+            if self._whitening[0].shape[0] != HEAD_CHANNELS:
+                raise ValueError(f"{self._whitening_path}: whitening for {self._whitening[0].shape[0]}-d descriptors")
         self.dim: int = self._head[-1][1].shape[0] if self._head else HEAD_CHANNELS
         self._lock = threading.Lock()
         self._model: Any = None
         self._fn: Any = None
 
     @functools.cached_property
-    def model_id(self) -> str:
-        """Identifies everything that shapes the vectors (cached; hashes files once)."""
+    def feature_id(self) -> str:
+        """Identifies the stored descriptor: weights, input size, pooling, turns."""
         fp = file_fingerprint(self._weights_path) if self._weights_path else backbone_fingerprint()
         parts = [ARCH_ID, f"{BACKBONE_ID}@{fp}", f"s{self.input_size}", "gap"]
         if self.rotations > 1:
             parts.append(f"rot{self.rotations}")
+        return "/".join(parts)
+
+    @functools.cached_property
+    def model_id(self) -> str:
+        """Identifies everything that shapes the copy vectors (cached; hashes files once)."""
+        parts = [self.feature_id]
         if self._head_path is not None:
             parts.append(f"head@{file_fingerprint(self._head_path)}")
         parts.append("l2")
         return "/".join(parts)
+
+    @functools.cached_property
+    def retrieval_id(self) -> str:
+        """Identifies the retrieval vectors: the descriptor and the whitening."""
+        if self._whitening_path is None:
+            return f"{self.feature_id}/l2"
+        return f"{self.feature_id}/lw@{file_fingerprint(self._whitening_path)}"
 
     @property
     def loaded(self) -> bool:
@@ -191,15 +213,32 @@ class KerasEmbedder:
             self._fn = features
 
     def embed(self, images: np.ndarray) -> np.ndarray:
-        """``(N, S, S, 3)`` uint8 RGB -> ``(N, dim)`` float32 L2-normalised rows.
+        """``(N, S, S, 3)`` uint8 RGB -> ``(N, dim)`` float32 L2-normalised copy vectors.
 
         Large inputs are processed in chunks of ``batch_size`` to bound memory.
         """
-        out = self.features(images)
+        return self.copy_vectors(self.features(images))
+
+    def describe(self, images: np.ndarray) -> np.ndarray:
+        """The descriptor the catalog stores: the backbone features (see :meth:`features`)."""
+        return self.features(images)
+
+    def copy_vectors(self, descriptors: np.ndarray) -> np.ndarray:
+        """Descriptors -> the Siamese head's L2-normalised copy vectors (for duplicates)."""
+        out = np.asarray(descriptors, dtype=np.float32)
         if self._head is not None:
             out = self._apply_head(out)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return (out / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+    def retrieval_vectors(self, descriptors: np.ndarray) -> np.ndarray:
+        """Descriptors -> L2-normalised retrieval vectors (learned whitening, for similar search)."""
+        if self._whitening is None:
+            x = np.asarray(descriptors, dtype=np.float32)
+            return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        from imgfinder.model.learned_whitening import apply_whitening
+
+        return apply_whitening(descriptors, *self._whitening)
 
     def features(self, images: np.ndarray) -> np.ndarray:
         """``(N, S, S, 3)`` uint8 -> ``(N, 1280)`` backbone features before the head.

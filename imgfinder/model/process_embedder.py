@@ -6,8 +6,9 @@ loaded in a background *thread*. In a child process the import cannot touch the 
 event loop at all; only uint8 pixel batches and float32 vectors cross the pipe
 (about 5 MB per batch of 32, a few milliseconds).
 
-The parent keeps a cheap, never-loaded ``KerasEmbedder`` for ``model_id``, ``input_size``
-and ``dim``, so nothing TensorFlow-related is imported here.
+The parent keeps a cheap, never-loaded ``KerasEmbedder`` for the ids, ``input_size``,
+``dim`` and the numpy-only steps after the backbone (the head, the whitening), so nothing
+TensorFlow-related is imported here; the child returns descriptors.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from imgfinder.model.keras_embedder import KerasEmbedder
 
 
 def _serve(conn: Connection, head_path: str | None, input_size: int) -> None:
-    """Child process: build the model, then answer ('embed', pixels) requests until None."""
+    """Child process: build the model, then answer pixel batches with descriptors until None."""
     try:
         embedder = KerasEmbedder(head_path=head_path, input_size=input_size)
         embedder.load()
@@ -40,7 +41,7 @@ def _serve(conn: Connection, head_path: str | None, input_size: int) -> None:
         if request is None:
             return
         try:
-            conn.send(("ok", embedder.embed(request)))
+            conn.send(("ok", embedder.describe(request)))
         except BaseException as exc:  # noqa: BLE001
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -48,8 +49,11 @@ def _serve(conn: Connection, head_path: str | None, input_size: int) -> None:
 class ProcessEmbedder:
     """The ``Embedder`` protocol, served by a ``KerasEmbedder`` in a child process."""
 
-    def __init__(self, head_path: str | Path | None = None, *, input_size: int = 160) -> None:
-        self._local = KerasEmbedder(head_path=head_path, input_size=input_size)  # never loaded here
+    def __init__(
+        self, head_path: str | Path | None = None, *, whitening_path: str | Path | None = None, input_size: int = 160,
+    ) -> None:
+        # Never loaded here: it only applies the head and the whitening to descriptors.
+        self._local = KerasEmbedder(head_path=head_path, whitening_path=whitening_path, input_size=input_size)
         self._head_path = str(head_path) if head_path is not None else None
         self.input_size: int = self._local.input_size
         self.dim: int = self._local.dim
@@ -60,6 +64,23 @@ class ProcessEmbedder:
     @property
     def model_id(self) -> str:
         return self._local.model_id
+
+    @property
+    def feature_id(self) -> str:
+        return self._local.feature_id
+
+    @property
+    def retrieval_id(self) -> str:
+        return self._local.retrieval_id
+
+    def copy_vectors(self, descriptors: np.ndarray) -> np.ndarray:
+        return self._local.copy_vectors(descriptors)
+
+    def retrieval_vectors(self, descriptors: np.ndarray) -> np.ndarray:
+        return self._local.retrieval_vectors(descriptors)
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        return self.copy_vectors(self.describe(images))
 
     @property
     def loaded(self) -> bool:
@@ -89,13 +110,14 @@ class ProcessEmbedder:
             process.join(5)
             raise RuntimeError(f"the model could not be loaded: {payload}")
         if payload != self.model_id:
-            raise RuntimeError(f"the model process reports {payload}, expected {self.model_id}")
+            raise RuntimeError(f"the model process reports {payload}, expected {self.model_id}")  # pragma: no cover
         self._process, self._conn = process, parent
 
-    def embed(self, images: np.ndarray) -> np.ndarray:
+    def describe(self, images: np.ndarray) -> np.ndarray:
+        """Descriptors of ``images``, computed by the model in the child process."""
         images = np.ascontiguousarray(images, dtype=np.uint8)
         if len(images) == 0:
-            return np.zeros((0, self.dim), np.float32)
+            return np.zeros((0, 1280), np.float32)
         with self._lock:
             self._start_locked()
             assert self._conn is not None
