@@ -37,7 +37,11 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--hidden", type=int, default=0, help="head hidden units (0: linear)")
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.85, 0.9, 0.92, 0.94, 0.96])
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.85, 0.9])
+    parser.add_argument("--groups", type=Path, default=REPO.parent / "shared" / "multiview" / "grocery_groups.csv",
+                        help="multi-view photos the head also trains on (as the shipped head does); 'none' for none")
+    parser.add_argument("--group-fold", default="even", help="which products of --groups (as the shipped head)")
+    parser.add_argument("--no-backbone", action="store_true", help="skip the bare-backbone comparison runs")
     parser.add_argument("--work", type=Path, default=REPO / ".bench-data" / "quality-cv")
     args = parser.parse_args()
 
@@ -54,9 +58,12 @@ def main() -> int:
                     os.symlink(p.resolve(), link)
         head = args.work / f"fold{k}" / "head.npz"
         if not head.exists():
+            groups = [] if str(args.groups) == "none" else ["--groups", str(args.groups), "--fold", args.group_fold]
             run([sys.executable, "-m", "imgfinder.model.train", "--photos", str(train_dir), "--out", str(head),
-                 "--steps", str(args.steps), "--hidden", str(args.hidden), "--lr", str(args.lr)])
-        for label, head_arg in (("head", str(head)), ("backbone", "none")):
+                 "--whitening-out", str(head.with_name("whitening.npz")),
+                 "--steps", str(args.steps), "--hidden", str(args.hidden), "--lr", str(args.lr), *groups])
+        models = (("head", str(head)),) if args.no_backbone else (("head", str(head)), ("backbone", "none"))
+        for label, head_arg in models:
             for t in args.thresholds:
                 out = args.work / f"fold{k}" / f"{label}-{t}.json"
                 if not out.exists():

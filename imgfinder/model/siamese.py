@@ -124,6 +124,24 @@ def batch_loss(
     return loss
 
 
+def spread_loss(embeddings: Any, reference: Any, negative_allowed: Any, slack: float) -> Any:
+    """Mean over negative pairs of max(0, cos_head - cos_backbone - slack)^2.
+
+    Why: a contrastive loss trained on few photos may satisfy its margin by pulling *all*
+    photos together (a collapsed space: every unrelated pair at cosine 0.9). This term
+    forbids the head to make any negative pair more similar than the backbone made it,
+    so duplicate search stays selective on photos the head never saw.
+    """
+    from keras import ops
+
+    n = ops.shape(embeddings)[0]
+    mask = ops.cast(negative_allowed, "float32") * (1.0 - ops.eye(n))
+    head_cos = ops.matmul(embeddings, ops.transpose(embeddings))
+    base_cos = ops.matmul(reference, ops.transpose(reference))
+    excess = ops.maximum(head_cos - base_cos - slack, 0.0)
+    return ops.sum(mask * ops.square(excess)) / ops.maximum(ops.sum(mask), 1.0)
+
+
 def export_head(head: Any, path: str | Path) -> None:
     """Save the head's dense layers as the ``.npz`` that ``KerasEmbedder`` loads."""
     arrays: dict[str, np.ndarray] = {}

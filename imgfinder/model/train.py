@@ -1,6 +1,7 @@
 """Train (or fine-tune) the Siamese projection head on any folder of photos.
 
-    python -m imgfinder.model.train --photos ../shared/photos --out resources/models/siamese_head.npz
+    python -m imgfinder.model.train --photos ../shared/photos \
+        --groups ../shared/multiview/grocery_groups.csv --fold even
 
 Positive pairs are two randomly edited views of one *source*; negatives are views of
 different sources. Each photo gives many sources: the whole frame and random windows of
@@ -127,15 +128,18 @@ def load_photo(path: str) -> Image.Image:
 
 
 def make_views(
-    photos: list[str], windows: int, views_per_source: int, seed: int, size: int
+    photos: list[str], windows: int | list[int], views_per_source: int, seed: int, size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pixels of every training view: (V, size, size, 3) plus source, photo and window box."""
+    """Pixels of every training view: (V, size, size, 3) plus source, photo and window box.
+
+    ``windows`` is the number of window sources per photo, or one number per photo."""
     pixels, source, photo, boxes = [], [], [], []
     n_sources = 0
-    for p_index, path in enumerate(photos):
+    per_photo = windows if isinstance(windows, list) else [windows] * len(photos)
+    for p_index, (path, n_windows) in enumerate(zip(photos, per_photo)):
         img = load_photo(path)
         rng = random.Random(f"{seed}:{os.path.basename(path)}")
-        for window in windows_for(rng, windows):
+        for window in windows_for(rng, n_windows):
             src = window.cut(img)
             for v in range(views_per_source):
                 view = src if v == 0 else random_edit_chain(src, rng)
@@ -160,42 +164,80 @@ def model_input_size() -> int:
     return KerasEmbedder().input_size
 
 
-def build_view_set(
-    photos: list[str], windows: int, views_per_source: int, seed: int, cache_dir: Path | None, size: int | None = None
-) -> ViewSet:
-    size = size or model_input_size()
+def _photo_cache_key(path: str, windows: int, views_per_source: int, seed: int, size: int) -> str:
     key = hashlib.sha256()
-    for p in photos:
-        key.update(Path(p).name.encode())
-        key.update(hashlib.blake2b(Path(p).read_bytes(), digest_size=16).digest())
-    key.update(f"{windows}:{views_per_source}:{seed}:{size}:{WORK_SIDE}:{SOURCE_AREA}:rot4:v3".encode())
-    cache = cache_dir / f"views-{key.hexdigest()[:16]}.npz" if cache_dir else None
+    key.update(Path(path).name.encode())
+    key.update(hashlib.blake2b(Path(path).read_bytes(), digest_size=16).digest())
+    key.update(f"{windows}:{views_per_source}:{seed}:{size}:{WORK_SIDE}:{SOURCE_AREA}:rot4:v4".encode())
+    return key.hexdigest()[:20]
+
+
+def build_view_set(
+    photos: list[str], windows: int | list[int], views_per_source: int, seed: int, cache_dir: Path | None,
+    size: int | None = None,
+) -> ViewSet:
+    """Views of every photo with their backbone features, cached per photo.
+
+    A photo's views depend only on the photo, its window count, the seed and the size (the
+    random generator is seeded per photo), so a cache per photo lets every subset of a
+    collection (the folds of a cross-validation) reuse the features already computed.
+    """
+    size = size or model_input_size()
+    per_photo = windows if isinstance(windows, list) else [windows] * len(photos)
     names = [Path(p).name for p in photos]
-    if cache and cache.exists():
-        z = np.load(cache)
-        return ViewSet(z["features"], z["source"], z["photo"], z["boxes"], names)
-    started = time.monotonic()
-    pixels, source, photo, boxes = make_views(photos, windows, views_per_source, seed, size)
-    print(f"made {len(pixels)} views in {time.monotonic() - started:.0f}s", file=sys.stderr)
-    started = time.monotonic()
-    features = backbone_features(pixels)
-    print(f"backbone features in {time.monotonic() - started:.0f}s", file=sys.stderr)
-    if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, features=features, source=source, photo=photo, boxes=boxes)
-    return ViewSet(features, source, photo, boxes, names)
+    parts: dict[int, dict[str, np.ndarray]] = {}
+    missing: list[int] = []
+    for n, (path, w) in enumerate(zip(photos, per_photo)):
+        cache = cache_dir / f"photo-{_photo_cache_key(path, w, views_per_source, seed, size)}.npz" if cache_dir else None
+        if cache is not None and cache.exists():
+            with np.load(cache) as z:
+                parts[n] = {k: z[k] for k in ("features", "source", "boxes")}
+        else:
+            missing.append(n)
+    if missing:
+        started = time.monotonic()
+        pixels, source, photo, boxes = make_views(
+            [photos[n] for n in missing], [per_photo[n] for n in missing], views_per_source, seed, size)
+        print(f"made {len(pixels)} views of {len(missing)} photos in {time.monotonic() - started:.0f}s", file=sys.stderr)
+        started = time.monotonic()
+        features = backbone_features(pixels)
+        print(f"backbone features in {time.monotonic() - started:.0f}s", file=sys.stderr)
+        for k, n in enumerate(missing):
+            rows = photo == k
+            part = {"features": features[rows], "source": source[rows] - source[rows].min(), "boxes": boxes[rows]}
+            parts[n] = part
+            if cache_dir is not None:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                key = _photo_cache_key(photos[n], per_photo[n], views_per_source, seed, size)
+                np.savez(cache_dir / f"photo-{key}.npz", **part)
+    features_l, source_l, photo_l, boxes_l = [], [], [], []
+    offset = 0
+    for n in range(len(photos)):
+        part = parts[n]
+        features_l.append(part["features"])
+        source_l.append(part["source"] + offset)
+        photo_l.append(np.full(len(part["source"]), n))
+        boxes_l.append(part["boxes"])
+        offset += int(part["source"].max()) + 1
+    return ViewSet(np.concatenate(features_l), np.concatenate(source_l), np.concatenate(photo_l),
+                   np.concatenate(boxes_l), names)
 
 
 @dataclass
 class TrainConfig:
     steps: int = 800
-    photos_per_batch: int = 12
+    photos_per_batch: int = 48
     views_per_row: int = 2
     sources_per_photo: int = 4
     learning_rate: float = 1e-4
     weight_decay: float = 1e-4
     margin: float = 1.0
     triplet_weight: float = 0.5
+    # Keeps unrelated photos at least as far apart as the backbone had them: the head may
+    # only pull a negative pair closer than its backbone cosine by this much.
+    spread_weight: float = 4.0
+    spread_slack: float = 0.05
+    centre: bool = True
     hidden: int = 0  # linear: generalised best to held-out photos (benchmarks/quality_cv.py)
     out_dim: int = 256
     dropout: float = 0.2
@@ -206,7 +248,7 @@ def train_head(views: ViewSet, config: TrainConfig, init_head: Path | None = Non
     """Train the shared head; returns (keras head, loss curve [(step, loss)])."""
     import tensorflow as tf
 
-    from imgfinder.model.siamese import batch_loss, build_head, principal_axes
+    from imgfinder.model.siamese import batch_loss, build_head, principal_axes, spread_loss
 
     tf.keras.utils.set_random_seed(config.seed)
     init_kernel = None if config.hidden else principal_axes(views.features, config.out_dim)
@@ -214,6 +256,13 @@ def train_head(views: ViewSet, config: TrainConfig, init_head: Path | None = Non
         views.features.shape[1], config.hidden, config.out_dim, seed=config.seed, dropout=config.dropout,
         init_kernel=init_kernel,
     )
+    if init_kernel is not None and config.centre:
+        # Start from *centred* features: the backbone's features are all positive, so any two
+        # photos share a large common component (unrelated pairs at cosine ~0.66); a bias of
+        # -mean @ kernel removes it, and the head starts from a spread-out space.
+        last = head.get_layer("head_dense_0")
+        kernel, _ = last.get_weights()
+        last.set_weights([kernel, -(views.features.mean(axis=0) @ kernel).astype(np.float32)])
     if init_head is not None:
         from imgfinder.model.keras_embedder import load_head
 
@@ -231,12 +280,15 @@ def train_head(views: ViewSet, config: TrainConfig, init_head: Path | None = Non
     }
     photos = np.unique(views.photo)
     features = tf.constant(views.features)
+    unit = tf.math.l2_normalize(features, axis=-1)
 
     @tf.function
     def step(rows, labels, negatives):
         with tf.GradientTape() as tape:
             emb = head(tf.gather(features, rows), training=True)
             loss = batch_loss(emb, labels, negatives, config.margin, config.triplet_weight)
+            if config.spread_weight:
+                loss += config.spread_weight * spread_loss(emb, tf.gather(unit, rows), negatives, config.spread_slack)
         grads = tape.gradient(loss, head.trainable_variables)
         optimizer.apply_gradients(zip(grads, head.trainable_variables))
         return loss
@@ -306,28 +358,75 @@ def save_loss_curve(curve: list[tuple[int, float]], png: Path, csv: Path) -> Non
     img.save(png)
 
 
+def read_groups(csv_path: Path, fold: str) -> tuple[list[str], list[str]]:
+    """(photos, product labels) of one fold of a ``path,product`` CSV (paths relative to a
+    folder named like the CSV without ``_groups.csv``, e.g. ``grocery_groups.csv`` ->
+    ``grocery/``). Products sorted by name are split alternately: ``even`` takes the 1st,
+    3rd, ... product, ``odd`` the others, ``all`` every one: the held-out products of a
+    model trained on one fold are the other fold."""
+    import csv
+
+    base = csv_path.with_name(csv_path.name.replace("_groups.csv", ""))
+    rows = [(str(base / r[0]), r[1]) for r in csv.reader(csv_path.open()) if len(r) == 2]
+    products = sorted({p for _, p in rows})
+    chosen = {p for n, p in enumerate(products) if fold == "all" or (n % 2 == 0) == (fold == "even")}
+    picked = [(path, p) for path, p in rows if p in chosen]
+    return [p for p, _ in picked], [l for _, l in picked]
+
+
+def plain_descriptors(photos: list[str]) -> np.ndarray:
+    """Descriptors of unedited photos, decoded exactly as the indexer decodes them."""
+    from imgfinder.core.decoder import decode_for_model
+    from imgfinder.model.keras_embedder import KerasEmbedder
+
+    embedder = KerasEmbedder(batch_size=64)
+    pixels = np.stack([decode_for_model(p, embedder.input_size).pixels for p in photos])
+    return embedder.features(pixels)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m imgfinder.model.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path, action="append", required=True, help="folder of photos (repeatable)")
+    parser.add_argument("--groups", type=Path, default=None,
+                        help="CSV of path,product for photos of the same things shot differently (e.g. "
+                             "../shared/multiview/grocery_groups.csv): negatives for the copy head, and what "
+                             "the retrieval whitening is learned from")
+    parser.add_argument("--fold", choices=("even", "odd", "all"), default="even",
+                        help="which products of --groups to train on (the others are held out)")
+    parser.add_argument("--group-windows", type=int, default=2, help="window sources cut from each --groups photo")
     parser.add_argument("--out", type=Path, default=Path("resources/models/siamese_head.npz"))
+    parser.add_argument("--whitening-out", type=Path, default=Path("resources/models/retrieval_whitening.npz"))
     parser.add_argument("--init", type=Path, default=None, help="fine-tune from this head instead of starting fresh")
     parser.add_argument("--windows", type=int, default=12, help="window sources cut from each photo")
-    parser.add_argument("--views", type=int, default=8, help="edited views per source")
+    parser.add_argument("--views", type=int, default=6, help="edited views per source")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     parser.add_argument("--hidden", type=int, default=TrainConfig.hidden, help="hidden units (0: a linear head)")
     parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--margin", type=float, default=TrainConfig.margin)
+    parser.add_argument("--spread", type=float, default=TrainConfig.spread_weight, help="weight of the spread term")
+    parser.add_argument("--spread-slack", type=float, default=TrainConfig.spread_slack,
+                        help="how much closer than the backbone a negative pair may get (negative: must get farther)")
+    parser.add_argument("--no-centre", action="store_true", help="start the linear head from uncentred features")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--cache", type=Path, default=Path(".bench-data/train-cache"))
     parser.add_argument("--validate", type=Path, default=None, help="folder of other photos to report pair statistics on")
     args = parser.parse_args(argv)
 
     photos = sorted(f.path for f in scan(args.photos))
+    windows = [args.windows] * len(photos)
+    group_photos: list[str] = []
+    group_labels: list[str] = []
+    if args.groups is not None:
+        group_photos, group_labels = read_groups(args.groups, args.fold)
+        photos += group_photos
+        windows += [args.group_windows] * len(group_photos)
     if len(photos) < 2:
         parser.error("need at least two photos to train on")
-    config = TrainConfig(steps=args.steps, seed=args.seed, hidden=args.hidden, learning_rate=args.lr, margin=args.margin)
+    config = TrainConfig(steps=args.steps, seed=args.seed, hidden=args.hidden, learning_rate=args.lr,
+                         margin=args.margin, spread_weight=args.spread, spread_slack=args.spread_slack,
+                         centre=not args.no_centre)
     started = time.monotonic()
-    views = build_view_set(photos, args.windows, args.views, args.seed, args.cache)
+    views = build_view_set(photos, windows, args.views, args.seed, args.cache)
     head, curve = train_head(views, config, init_head=args.init)
     from imgfinder.model.siamese import export_head
 
@@ -339,12 +438,22 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "photos": [Path(p).name for p in photos],
+        "groups": str(args.groups) if args.groups else None,
+        "fold": args.fold if args.groups else None,
+        "products": sorted(set(group_labels)),
         "views_per_source": args.views,
         "config": config.__dict__,
         "final_loss": curve[-1][1],
         "seconds": round(elapsed, 1),
         "train_pairs": pair_report(views, embed),
     }
+    if group_photos:
+        from imgfinder.model.learned_whitening import fit_learned_whitening, save_whitening
+
+        mean, projection = fit_learned_whitening(plain_descriptors(group_photos), np.array(group_labels))
+        save_whitening(args.whitening_out, mean, projection)
+        report["whitening"] = {"out": str(args.whitening_out), "dim": int(projection.shape[1]),
+                               "photos": len(group_photos), "products": len(set(group_labels))}
     if args.validate:
         val_photos = sorted(f.path for f in scan([args.validate]))
         val = build_view_set(val_photos, max(2, args.windows // 3), max(4, args.views // 2), args.seed + 1, args.cache)
@@ -353,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = args.out.with_suffix("")
     save_loss_curve(curve, Path(f"{stem}.loss.png"), Path(f"{stem}.loss.csv"))
     Path(f"{stem}.train.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k != "photos"}, indent=2))
     return 0
 
 
