@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from . import __version__
-from .core.duplicates import DEFAULT_FLOOR
+from .core.duplicates import DEFAULT_FLOOR, DEFAULT_THRESHOLD
 from .core.embedding import Embedder
 from .core.progress import Progress
 
-DEFAULT_THRESHOLD = 0.85
 EXIT_OK, EXIT_ERROR, EXIT_UNREADABLE = 0, 1, 2
 
 
@@ -49,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
     p.add_argument("--workers", type=int, default=None, help="decoder threads (default: one per core)")
 
-    p = sub.add_parser("similar", parents=[common], help="rank indexed photos by similarity to a photo")
-    p.add_argument("query", type=Path, metavar="PHOTO")
+    p = sub.add_parser("similar", parents=[common], help="rank indexed photos by similarity to one or more photos")
+    p.add_argument("queries", type=Path, nargs="+", metavar="PHOTO",
+                   help="photos to find similar ones to (the model is loaded once for all)")
     p.add_argument("-k", type=int, default=20, help="how many results (default 20)")
     p.add_argument("--min-score", type=float, default=0.0, help="drop results below this similarity")
 
@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help=f"similarity needed to call two photos duplicates, {DEFAULT_FLOOR}..1 (default {DEFAULT_THRESHOLD})")
     p.add_argument("--exact-only", action="store_true", help="only byte-identical copies")
+    p.add_argument("--shots", action="store_true",
+                   help="also list bursts: different exposures of one moment (EXIF times seconds apart)")
 
     sub.add_parser("gui", parents=[common], help="open the desktop app (the default without a command)")
     return parser
@@ -126,8 +128,8 @@ def _run_command(args: argparse.Namespace, embedder_factory: Callable[[], Embedd
         missing = [str(r) for r in args.roots if not r.exists()]
         if missing:
             raise UsageError(f"no such folder: {missing[0]}")
-    if args.command == "similar" and not args.query.is_file():
-        raise UsageError(f"no such photo: {args.query}")
+    if args.command == "similar" and len(args.queries) == 1 and not args.queries[0].is_file():
+        raise UsageError(f"no such photo: {args.queries[0]}")
     if args.command == "duplicates" and not (DEFAULT_FLOOR <= args.threshold <= 1.0):
         raise UsageError(f"--threshold must be between {DEFAULT_FLOOR} and 1.0")
     with Library(data_dir, embedder_factory()) as library:
@@ -164,30 +166,50 @@ def _cmd_index(library, args: argparse.Namespace, progress: _ProgressPrinter) ->
 
 
 def _cmd_similar(library, args: argparse.Namespace) -> int:
+    """One query: ``{"query", "results"}``; several: ``{"queries": [{"query", "results"}, ...]}``,
+    a query that cannot be read carrying ``"error"`` instead of results (exit code 2)."""
     from .core.decoder import DecodeError
 
     if library.catalog.count() == 0:
         raise UsageError(f"the library in {library.data_dir} is empty: run 'imgfinder index FOLDER' first")
-    try:
-        hits = library.similar(str(args.query), k=max(1, args.k))
-    except DecodeError as exc:
-        raise UsageError(f"cannot read {args.query}: {exc.reason}") from None
-    hits = [h for h in hits if h.score >= args.min_score]
+    paths = [os.path.abspath(q) for q in args.queries]
+    answers: list[dict] = []
+    failed = False
+    for path, found in zip(paths, library.describe_paths(paths)):
+        if isinstance(found, DecodeError):
+            if len(paths) == 1:
+                raise UsageError(f"cannot read {args.queries[0]}: {found.reason}")
+            answers.append({"query": path, "error": found.reason})
+            failed = True
+            continue
+        hits = library.similar_to_descriptor(found, max(1, args.k), exclude=path)
+        answers.append({"query": path, "results": [
+            {"path": h.row.path, "score": round(h.score, 6)} for h in hits if h.score >= args.min_score
+        ]})
     if args.json:
-        print(json.dumps({
-            "query": os.path.abspath(args.query),
-            "results": [{"path": h.row.path, "score": round(h.score, 6)} for h in hits],
-        }, indent=2))
+        print(json.dumps(answers[0] if len(answers) == 1 else {"queries": answers}, indent=2))
     else:
-        for h in hits:
-            print(f"{h.score * 100:6.2f}%  {h.row.path}")
-    return EXIT_OK
+        for answer in answers:
+            if len(answers) > 1:
+                print(f"{answer['query']}:")
+            if "error" in answer:
+                print(f"  cannot read: {answer['error']}")
+            for hit in answer.get("results", []):
+                print(f"{hit['score'] * 100:6.2f}%  {hit['path']}")
+    return EXIT_UNREADABLE if failed else EXIT_OK
 
 
 def _cmd_duplicates(library, args: argparse.Namespace, progress: _ProgressPrinter) -> int:
+    from .core.group_kind import KIND_SHOTS, LABELS
+
     threshold = 1.01 if args.exact_only else args.threshold
     finder = library.duplicate_finder(floor=min(DEFAULT_FLOOR, args.threshold), progress=progress)
-    groups = finder.groups(threshold)
+    groups = []
+    for item in finder.iter_groups(threshold, shots=args.shots and not args.exact_only):
+        if isinstance(item, list):
+            groups = item
+        else:  # the layout checks: live progress rather than minutes of silence
+            progress(item)
     problems = library.catalog.problems()
     if args.json:
         from .core.export import groups_json
@@ -195,12 +217,13 @@ def _cmd_duplicates(library, args: argparse.Namespace, progress: _ProgressPrinte
         print(json.dumps(groups_json(groups, args.threshold, problems), indent=2))
     else:
         for n, g in enumerate(groups, 1):
-            kind = "exact copies" if g.all_exact else "near-duplicates"
-            print(f"group {n} ({len(g.members)} {kind}):")
+            print(f"group {n} [{g.kind}] ({len(g.members)} {LABELS[g.kind].lower()}):")
             for i, m in enumerate(g.members):
                 tag = "keep" if i == 0 else ("same " if m.exact else f"{m.score * 100:4.1f}%")
                 print(f"  {tag:>6}  {m.row.width}x{m.row.height}  {m.row.size:>10}  {m.row.path}")
-        print(f"{len(groups)} groups, {sum(len(g.members) - 1 for g in groups)} removable copies")
+        shots = sum(1 for g in groups if g.kind == KIND_SHOTS)
+        copies = sum(len(g.members) - 1 for g in groups if g.kind != KIND_SHOTS)
+        print(f"{len(groups)} groups, {copies} removable copies" + (f", {shots} groups of burst shots" if shots else ""))
         for path, reason in problems:
             print(f"  cannot read {path}: {reason}")
     return EXIT_OK

@@ -19,11 +19,13 @@ import numpy as np
 
 from .ann_index import VectorIndex
 from .catalog import FileRow
-from .grouping import Pair, complete_linkage_groups, knn_candidate_pairs
+from .group_kind import KIND_EXACT, KindJudge, group_kind
+from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups, knn_candidate_pairs
 from .layout import LayoutVerifier
 from .progress import CancelToken, Progress
 
 DEFAULT_FLOOR = 0.80
+DEFAULT_THRESHOLD = 0.85  # cosine needed to call two photos duplicates (cross-validated)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class GroupMember:
 @dataclass(frozen=True)
 class DuplicateGroup:
     members: list[GroupMember]  # the suggested copy to keep first
+    kind: str  # core.group_kind: "exact", "copies" (one picture, edited) or "shots" (a burst)
 
     @property
     def keeper(self) -> GroupMember:
@@ -43,7 +46,7 @@ class DuplicateGroup:
 
     @property
     def all_exact(self) -> bool:
-        return all(m.exact for m in self.members)
+        return self.kind == KIND_EXACT
 
 
 def keep_rank(row: FileRow) -> tuple:
@@ -76,6 +79,7 @@ class DuplicateFinder:
             self._copies[rep] = members
             self._rep_of[members] = rep
         self.verifier = LayoutVerifier(self.layouts) if self.layouts is not None else None
+        self.stats = VerificationStats()  # of the last grouping
 
     def compute_candidates(
         self, index: VectorIndex, floor: float = DEFAULT_FLOOR, k: int = 16,
@@ -146,7 +150,8 @@ class DuplicateFinder:
                         keys.append(np.minimum(i, j) * n_rows + np.maximum(i, j))
                         values.append(scores[keep])
                 progress.done += len(chunk)
-                yield progress
+                if progress.done < progress.total:  # "finished" is reported once, below
+                    yield progress
         pairs: dict[tuple[int, int], float] = {}
         if keys:
             all_keys, first = np.unique(np.concatenate(keys), return_index=True)
@@ -160,8 +165,25 @@ class DuplicateFinder:
         progress.done = len(self._reps)
         yield progress
 
-    def groups(self, threshold: float) -> list[DuplicateGroup]:
-        """Duplicate groups at ``threshold`` (>= the floor the candidates were made at)."""
+    def groups(self, threshold: float, shots: bool = True) -> list[DuplicateGroup]:
+        """Duplicate groups at ``threshold`` (>= the floor the candidates were made at).
+
+        Copies first (every pair one picture: ``KindJudge.copy_pair``); then, with
+        ``shots``, a second complete-linkage pass over the candidate pairs of photos in no
+        group yet, where every pair must be two exposures of one moment
+        (``KindJudge.shots_pair``): those groups have kind "shots".
+        """
+        for item in self.iter_groups(threshold, shots=shots):
+            if isinstance(item, list):
+                return item
+        raise AssertionError("unreachable")
+
+    def iter_groups(
+        self, threshold: float, cancel: CancelToken | None = None, shots: bool = True,
+    ) -> Iterator[Progress | list[DuplicateGroup]]:
+        """Like ``groups`` as a generator: yields ``Progress("verify", ...)`` while pairs
+        are verified (it can take seconds), honours ``cancel``, then yields the groups.
+        The verification's counts are left in ``self.stats``."""
         if threshold < self.floor:
             raise ValueError(f"threshold {threshold} is below the candidate floor {self.floor}")
         hashes = [r.hash for r in self.rows]
@@ -172,16 +194,46 @@ class DuplicateFinder:
                 return False
             return any(tuple(sorted((hashes[x] or "", hashes[y] or ""))) in ignored for x in a for y in b)
 
-        same_picture = self.verifier.same_picture if self.verifier is not None else None
-        clusters = complete_linkage_groups(self.vectors, self._pairs, threshold, cannot_link, same_picture)
+        verifier = self.verifier
+        judge = self._judge()
+
+        def same_picture(i: int, j: int) -> bool:
+            # The verifier first, then the stricter copy check of the kinds (cached match).
+            return (verifier is None or verifier.same_picture(i, j)) and judge.copy_pair(i, j)
+
+        plausible = verifier.plausible if verifier is not None else None
+        self.stats = VerificationStats()
+        clusters: list[list[int]] = []
+        for item in iter_complete_linkage_groups(
+            self.vectors, self._pairs, threshold, cannot_link, same_picture,
+            plausible=plausible, stats=self.stats, cancel=cancel,
+        ):
+            if isinstance(item, Progress):
+                yield item
+            else:
+                clusters = item
         grouped_reps = {rep for c in clusters for rep in c}
         # Byte-identical copies form a group even when nothing else is similar to them.
         clusters += [[rep] for rep in self._reps if rep not in grouped_reps and len(self._copies[rep]) > 1]
         result = [self._make_group([i for rep in c for i in self._copies[rep]]) for c in clusters]
+        if shots:  # second pass: photos in no group yet, every pair two exposures of one moment
+            grouped_reps.update(rep for c in clusters for rep in c)
+            rest = [p for p in self._pairs if p[0] not in grouped_reps and p[1] not in grouped_reps]
+            for c in complete_linkage_groups(self.vectors, rest, threshold, cannot_link, judge.shots_pair):
+                result.append(self._make_group(c, shots=True))
         result.sort(key=lambda g: (-len(g.members), g.keeper.row.path))
-        return result
+        yield result
 
-    def _make_group(self, indices: list[int]) -> DuplicateGroup:
+    def _judge(self) -> KindJudge:
+        """Pair questions for the kinds; capture times are read once per finder."""
+        judge = getattr(self, "_kind_judge", None)
+        if judge is None:
+            verifier = self.verifier
+            judge = KindJudge([r.path for r in self.rows], verifier.match if verifier is not None else None)
+            self._kind_judge = judge
+        return judge
+
+    def _make_group(self, indices: list[int], shots: bool = False) -> DuplicateGroup:
         ordered = sorted(indices, key=lambda i: keep_rank(self.rows[i]))
         best = ordered[0]
         scores = np.einsum("ij,j->i", self.vectors[ordered], self.vectors[best])
@@ -192,4 +244,4 @@ class DuplicateFinder:
             # The keeper counts as an exact copy only when it has a byte-identical twin.
             exact = best_hash is not None and self.rows[i].hash == best_hash and twins > 1
             members.append(GroupMember(self.rows[i], 1.0 if exact else float(min(max(s, 0.0), 1.0)), exact))
-        return DuplicateGroup(members)
+        return DuplicateGroup(members, group_kind([self.rows[i].hash for i in ordered], shots))

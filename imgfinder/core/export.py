@@ -13,11 +13,12 @@ from collections.abc import Iterable, Sequence
 
 from .duplicates import DuplicateGroup
 
-CSV_COLUMNS = ["group", "keep", "exact", "score", "path", "width", "height", "size"]
+CSV_COLUMNS = ["group", "kind", "keep", "exact", "score", "path", "width", "height", "size"]
 
 
 def group_json(group: DuplicateGroup) -> dict:
     return {
+        "kind": group.kind,
         "exact": group.all_exact,
         "files": [
             {
@@ -56,7 +57,7 @@ def write_csv(path: str | os.PathLike[str], groups: Sequence[DuplicateGroup]) ->
         for n, g in enumerate(groups, 1):
             for i, m in enumerate(g.members):
                 writer.writerow([
-                    n, int(i == 0), int(m.exact), f"{m.score:.6f}", m.row.path,
+                    n, g.kind, int(i == 0), int(m.exact), f"{m.score:.6f}", m.row.path,
                     m.row.width if m.row.width is not None else "",
                     m.row.height if m.row.height is not None else "", m.row.size,
                 ])

@@ -8,36 +8,165 @@ checked on the exact vectors. Every group is therefore a clique: each member is 
 duplicate of each other member, which is what a user expects when told "these are the
 same photo". Only candidate pairs from a k-nearest-neighbour search are considered, so
 no N-by-N matrix is ever built.
+
+A merge may also need the pixel-layout check (``core.layout``, milliseconds a pair).
+Its cost is bounded per photo, whatever the embedding says: a cheap filter comes first,
+and a photo that failed a few checks (or many filters) is not examined again, so an
+embedding that calls a whole library alike cannot make the grouping quadratic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .progress import CancelToken, Progress
+
 Pair = tuple[int, int, float]
 
+# A photo whose layout check failed this many times (against photos more similar to it
+# than any later candidate) is not checked again: its remaining candidates are rejected.
+# Why: in a uniform library (one product shot 30 times, a burst) nearly every pair is
+# above the threshold, and checking them all is quadratic. A real copy is almost always
+# among a photo's first few candidates, so the bound costs next to no recall.
+MAX_FAILED_CHECKS_PER_PHOTO = 4
+# The same bound, looser, for pairs the cheap layout filter rejects (~0.2 ms each): after
+# this many, a photo's weaker candidates are rejected unexamined. Why: an embedding that
+# calls a whole library alike (300 shots of grocery shelves) makes every pair a
+# candidate, and even a cheap look at all of them is quadratic.
+MAX_FILTERED_PER_PHOTO = 16
+PROGRESS_SECONDS = 0.1  # at most ~10 progress reports a second
 
-def complete_linkage_groups(
+
+@dataclass
+class VerificationStats:
+    """What verifying the pairs of one grouping cost (for benchmarks and the curious)."""
+
+    considered: int = 0  # candidate pairs at or above the threshold
+    filtered: int = 0  # pairs the cheap filter rejected
+    checked: int = 0  # full layout checks run
+    failed: int = 0  # of which said "not the same picture"
+    skipped: int = 0  # pairs rejected unexamined: a photo's budget was spent
+    checks_per_row: Counter[int] = field(default_factory=Counter)
+
+
+class _PairVerifier:
+    """Asks the cheap filter, then the bounded full check, once per pair per grouping."""
+
+    def __init__(
+        self, same_picture: Callable[[int, int], bool], plausible: Callable[[int, int], bool] | None,
+        max_failed: int, stats: VerificationStats, cancel: CancelToken | None = None,
+        max_filtered: int = MAX_FILTERED_PER_PHOTO,
+    ) -> None:
+        self.same_picture = same_picture
+        self.cancel = cancel
+        self.plausible = plausible
+        self.max_failed = max_failed
+        self.stats = stats
+        self.max_filtered = max_filtered
+        self.failed: Counter[int] = Counter()  # full checks that failed, per row
+        self.filtered: Counter[int] = Counter()  # pairs the cheap filter rejected, per row
+        self.answers: dict[tuple[int, int], bool] = {}
+        self.cheap: dict[tuple[int, int], bool] = {}
+
+    def exhausted(self, x: int, y: int) -> bool:
+        """Has either photo spent a budget (then the pair is rejected unexamined)?"""
+        failed, filtered = self.failed, self.filtered
+        return (failed[x] >= self.max_failed or failed[y] >= self.max_failed
+                or filtered[x] >= self.max_filtered or filtered[y] >= self.max_filtered)
+
+    def passes_filter(self, x: int, y: int) -> bool:
+        key = (x, y) if x < y else (y, x)
+        found = self.cheap.get(key)
+        if found is None:
+            if self.plausible is None:
+                found = True
+            elif self.exhausted(x, y):
+                self.stats.skipped += 1
+                found = False
+            else:
+                found = bool(self.plausible(x, y))
+                if not found:
+                    self.stats.filtered += 1
+                    self.filtered.update((x, y))
+            self.cheap[key] = found
+        return found
+
+    def verify(self, x: int, y: int) -> bool:
+        key = (x, y) if x < y else (y, x)
+        found = self.answers.get(key)
+        if found is not None:
+            return found
+        if not self.passes_filter(x, y):
+            found = False
+        elif self.exhausted(x, y):
+            self.stats.skipped += 1
+            found = False
+        else:
+            if self.cancel is not None:  # a big merge can ask for many checks
+                self.cancel.raise_if_cancelled()
+            found = bool(self.same_picture(x, y))
+            self.stats.checked += 1
+            self.stats.checks_per_row.update((x, y))
+            if not found:
+                self.stats.failed += 1
+                self.failed.update((x, y))
+        self.answers[key] = found
+        return found
+
+    def all_verify(self, group_a: list[int], group_b: list[int]) -> bool:
+        """Every cross pair passes: known answers and the cheap filter first, so a merge
+        that one pair already forbids costs no full check."""
+        if len(group_a) == 1 and len(group_b) == 1:
+            return self.verify(group_a[0], group_b[0])
+        cross = [(x, y) for x in group_a for y in group_b]
+        answers = self.answers
+        if any(answers.get((x, y) if x < y else (y, x)) is False for x, y in cross):
+            return False
+        if not all(self.passes_filter(x, y) for x, y in cross):
+            return False
+        return all(self.verify(x, y) for x, y in cross)
+
+
+def iter_complete_linkage_groups(
     vectors: np.ndarray,
     pairs: Iterable[Pair],
     threshold: float,
     cannot_link: Callable[[Sequence[int], Sequence[int]], bool] | None = None,
     same_picture: Callable[[int, int], bool] | None = None,
-) -> list[list[int]]:
-    """Group row indices of ``vectors`` (L2-normalised) from candidate ``pairs``.
-
-    ``pairs`` are (i, j, cosine); those below ``threshold`` are ignored. ``cannot_link``
-    may veto a merge (the user said two photos are not duplicates). ``same_picture``, if
-    given, must also accept every cross pair of a merge (the layout verification), so a
-    group stays a clique of verified duplicates. Returns groups of two or more indices.
-    """
+    *,
+    plausible: Callable[[int, int], bool] | None = None,
+    max_failed: int = MAX_FAILED_CHECKS_PER_PHOTO,
+    max_filtered: int = MAX_FILTERED_PER_PHOTO,
+    stats: VerificationStats | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress | list[list[int]]]:
+    """``complete_linkage_groups`` as a generator: yields ``Progress("verify", pairs
+    done, pairs at or above the threshold)`` while it works (the layout checks can take
+    a while), honours ``cancel``, and yields the groups last."""
+    stats = stats if stats is not None else VerificationStats()
+    live = sorted((p for p in pairs if p[2] >= threshold), key=lambda p: -p[2])
+    stats.considered = len(live)
+    progress = Progress("verify", 0, len(live))
+    yield progress
+    verifier = None
+    if same_picture is not None:
+        verifier = _PairVerifier(same_picture, plausible, max_failed, stats, cancel, max_filtered)
+    last_report = time.monotonic()
     owner: dict[int, int] = {}
     members: dict[int, list[int]] = {}
-    for i, j, score in sorted(pairs, key=lambda p: -p[2]):
-        if score < threshold:
-            break
+    for n, (i, j, _) in enumerate(live):
+        now = time.monotonic()
+        if now - last_report >= PROGRESS_SECONDS:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            progress.done = n
+            yield progress
+            last_report = now
         a = owner.get(i, i)
         b = owner.get(j, j)
         if a == b:
@@ -48,10 +177,13 @@ def complete_linkage_groups(
             cross = np.einsum("ij,kj->ik", vectors[group_a], vectors[group_b])
             if float(cross.min()) < threshold:
                 continue
+        elif verifier is not None and verifier.exhausted(a, b):  # the common case, kept cheap
+            stats.skipped += 1
+            continue
         if cannot_link is not None and cannot_link(group_a, group_b):
             continue
         # Last: the layout check costs milliseconds a pair, the vetoes above microseconds.
-        if same_picture is not None and not all(same_picture(x, y) for x in group_a for y in group_b):
+        if verifier is not None and not verifier.all_verify(group_a, group_b):
             continue
         if len(group_a) < len(group_b):
             a, b, group_a, group_b = b, a, group_b, group_a
@@ -61,7 +193,45 @@ def complete_linkage_groups(
         for m in group_b:
             owner[m] = a
         owner[a] = a
-    return [sorted(g) for g in members.values() if len(g) > 1]
+    progress.done = len(live)
+    yield progress
+    yield [sorted(g) for g in members.values() if len(g) > 1]
+
+
+def complete_linkage_groups(
+    vectors: np.ndarray,
+    pairs: Iterable[Pair],
+    threshold: float,
+    cannot_link: Callable[[Sequence[int], Sequence[int]], bool] | None = None,
+    same_picture: Callable[[int, int], bool] | None = None,
+    *,
+    plausible: Callable[[int, int], bool] | None = None,
+    max_failed: int = MAX_FAILED_CHECKS_PER_PHOTO,
+    max_filtered: int = MAX_FILTERED_PER_PHOTO,
+    stats: VerificationStats | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> list[list[int]]:
+    """Group row indices of ``vectors`` (L2-normalised) from candidate ``pairs``.
+
+    ``pairs`` are (i, j, cosine); those below ``threshold`` are ignored. ``cannot_link``
+    may veto a merge (the user said two photos are not duplicates). ``same_picture``, if
+    given, must also accept every cross pair of a merge (the layout verification), so a
+    group stays a clique of verified duplicates; ``plausible`` is a cheap filter asked
+    first, and a photo with ``max_failed`` failed checks or ``max_filtered`` pairs the
+    filter rejected is not examined again (its later, weaker candidates are rejected),
+    so verification costs at most a few checks per photo. ``stats`` receives the counts. Returns groups of two or more indices.
+    """
+    for item in iter_complete_linkage_groups(
+        vectors, pairs, threshold, cannot_link, same_picture,
+        plausible=plausible, max_failed=max_failed, max_filtered=max_filtered, stats=stats, cancel=cancel,
+    ):
+        if isinstance(item, Progress):
+            if progress is not None:
+                progress(item)
+        else:
+            return item
+    raise AssertionError("unreachable")
 
 
 def knn_candidate_pairs(

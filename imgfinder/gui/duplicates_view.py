@@ -8,11 +8,12 @@ import os
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSizePolicy, QSlider, QStyledItemDelegate,
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSizePolicy, QSlider, QStyledItemDelegate,
     QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
 )
 
 from ..core.duplicates import DEFAULT_FLOOR, DuplicateGroup, GroupMember
+from ..core.group_kind import KIND_COPIES, KIND_EXACT, KIND_SHOTS, LABELS, MEMBER_LABELS
 from ..core.file_actions import is_under
 from .icons import icon
 from .models import PathRole, human_bytes
@@ -21,6 +22,15 @@ from .workers import ThumbnailLoader
 MemberRole = Qt.ItemDataRole.UserRole + 10
 COLUMNS = ["Photo", "Similarity", "Kind", "Resolution", "Size", "Folder"]
 KEEP_BG = QColor(46, 160, 90, 40)
+KindRole = Qt.ItemDataRole.UserRole + 11  # on a group's header item: its kind
+# The kind filter's entries: (label, kinds shown).
+KIND_FILTERS = [
+    ("All kinds", (KIND_EXACT, KIND_COPIES, KIND_SHOTS)),
+    (LABELS[KIND_EXACT], (KIND_EXACT,)),
+    (LABELS[KIND_COPIES], (KIND_COPIES,)),
+    (LABELS[KIND_SHOTS], (KIND_SHOTS,)),
+]
+KIND_COLOURS = {KIND_EXACT: QColor(30, 130, 70), KIND_COPIES: QColor(40, 100, 170), KIND_SHOTS: QColor(170, 100, 20)}
 THUMB = 56
 
 
@@ -116,6 +126,15 @@ class DuplicatesView(QWidget):
         self.act_move.setToolTip("Move the selected copies to a folder you choose")
         self.act_undo = self.toolbar.addAction(icon("undo"), "Undo", self.undo_requested)
         self.act_export = self.toolbar.addAction(icon("export"), "Export…", self.export_requested)
+        self.toolbar.addSeparator()
+        self.kind_filter = QComboBox()
+        self.kind_filter.setObjectName("kindFilter")
+        self.kind_filter.setToolTip("Show one kind of group: exact copies (same bytes), edited copies of one "
+                                    "photo, or burst shots (different exposures of one moment, not copies)")
+        for label, kinds in KIND_FILTERS:
+            self.kind_filter.addItem(label, kinds)
+        self.kind_filter.currentIndexChanged.connect(self._apply_filter)
+        self.toolbar.addWidget(self.kind_filter)
 
         slider_row = QHBoxLayout()
         slider_row.setContentsMargins(8, 2, 8, 2)
@@ -150,7 +169,8 @@ class DuplicatesView(QWidget):
         return is_under(path, self.reference_folders)
 
     def set_groups(self, groups: list[DuplicateGroup], reference_folders: list[str]) -> None:
-        keep_checked = set(self.checked_paths())
+        keep_checked = {self.member_of(it).row.path for it in self._member_item_rows(visible_only=False)
+                        if it.isCheckable() and it.checkState() == Qt.CheckState.Checked}
         self.groups = groups
         self.reference_folders = list(reference_folders)
         self._updating = True
@@ -159,9 +179,14 @@ class DuplicatesView(QWidget):
         bold.setBold(True)
         root = self.model.invisibleRootItem()
         for n, g in enumerate(groups):
-            kind = "exact copies" if g.all_exact else "near-duplicates"
             removable = sum(m.row.size for m in g.members[1:])
-            head = QStandardItem(f"Group {n + 1} · {len(g.members)} photos · {kind} · {human_bytes(removable)} removable")
+            if g.kind == KIND_SHOTS:
+                text = f"Group {n + 1} · {LABELS[g.kind]} · {len(g.members)} shots of one moment, not copies"
+            else:
+                text = f"Group {n + 1} · {LABELS[g.kind]} · {len(g.members)} photos · {human_bytes(removable)} removable"
+            head = QStandardItem(text)
+            head.setData(g.kind, KindRole)
+            head.setForeground(QBrush(KIND_COLOURS.get(g.kind, QColor(0, 0, 0))))
             head.setFont(bold)
             head.setEditable(False)
             head.setSelectable(False)
@@ -175,9 +200,8 @@ class DuplicatesView(QWidget):
             self.tree.setFirstColumnSpanned(r, QModelIndex(), True)
         self.tree.expandAll()
         self._updating = False
-        self._update_summary()
-        self._update_actions()
-        self.selection_changed.emit()
+        self._update_filter_counts()
+        self._apply_filter()
 
     def _member_items(self, n: int, i: int, m: GroupMember, keep_checked: set[str], bold: QFont) -> list[QStandardItem]:
         path = m.row.path
@@ -195,7 +219,8 @@ class DuplicatesView(QWidget):
         if keeper:
             kind_text = "★ Keep"
         else:
-            kind_text = "exact copy" if m.exact else "near-duplicate"
+            group_kind = self.groups[n].kind
+            kind_text = MEMBER_LABELS[KIND_EXACT] if m.exact else MEMBER_LABELS.get(group_kind, "near-duplicate")
         if reference:
             kind_text += " · reference"
         kind = QStandardItem(kind_text)
@@ -221,19 +246,53 @@ class DuplicatesView(QWidget):
         if not self.groups:
             self.summary.setText("No duplicates at this similarity")
             return
-        copies = sum(len(g.members) - 1 for g in self.groups)
-        size = sum(m.row.size for g in self.groups for m in g.members[1:])
-        exact = sum(1 for g in self.groups if g.all_exact)
+        not_shots = [g for g in self.groups if g.kind != KIND_SHOTS]
+        copies = sum(len(g.members) - 1 for g in not_shots)
+        size = sum(m.row.size for g in not_shots for m in g.members[1:])
+        counts = {k: sum(1 for g in self.groups if g.kind == k) for k in (KIND_EXACT, KIND_COPIES, KIND_SHOTS)}
         sel = self.checked_members()
-        text = (f"{len(self.groups)} groups ({exact} exact, {len(self.groups) - exact} near) · "
-                f"{copies} removable copies · {human_bytes(size)}")
+        text = (f"{len(self.groups)} groups ({counts[KIND_EXACT]} exact, {counts[KIND_COPIES]} edited, "
+                f"{counts[KIND_SHOTS]} bursts) · {copies} removable copies · {human_bytes(size)}")
         if sel:
             text += f" · <b>{len(sel)} selected ({human_bytes(sum(m.row.size for m in sel))})</b>"
         self.summary.setText(text)
 
-    # -- selection ------------------------------------------------------------------------------
-    def _member_item_rows(self):
+    # -- kind filter --------------------------------------------------------------------------
+    def shown_kinds(self) -> tuple[str, ...]:
+        return tuple(self.kind_filter.currentData() or KIND_FILTERS[0][1])
+
+    def set_kind_filter(self, kind: str | None) -> None:
+        """Show only groups of ``kind`` ("exact", "copies", "shots"), or all (None)."""
+        for i, (_, kinds) in enumerate(KIND_FILTERS):
+            if (kind is None and len(kinds) > 1) or kinds == (kind,):
+                self.kind_filter.setCurrentIndex(i)
+                return
+        raise ValueError(f"no such kind: {kind}")
+
+    def _update_filter_counts(self) -> None:
+        for i, (label, kinds) in enumerate(KIND_FILTERS):
+            count = sum(1 for g in self.groups if g.kind in kinds)
+            self.kind_filter.setItemText(i, f"{label} ({count})" if self.groups else label)
+
+    def _apply_filter(self, *_: object) -> None:
+        kinds = self.shown_kinds()
         for r in range(self.model.rowCount()):
+            self.tree.setRowHidden(r, QModelIndex(), self.model.item(r, 0).data(KindRole) not in kinds)
+        self._update_summary()
+        self._update_actions()
+        self.selection_changed.emit()
+
+    def visible_groups(self) -> list[DuplicateGroup]:
+        """The groups the kind filter shows, in order."""
+        return [g for r, g in enumerate(self.groups) if not self.tree.isRowHidden(r, QModelIndex())]
+
+    # -- selection ------------------------------------------------------------------------------
+    def _member_item_rows(self, visible_only: bool = True):
+        """Member items; by default only those of groups the filter shows: what is not
+        shown is never trashed or moved."""
+        for r in range(self.model.rowCount()):
+            if visible_only and self.tree.isRowHidden(r, QModelIndex()):
+                continue
             head = self.model.item(r, 0)
             for c in range(head.rowCount()):
                 yield head.child(c, 0)
@@ -253,16 +312,27 @@ class DuplicatesView(QWidget):
         return [m.row.path for m in self.checked_members()]
 
     def select_all_but_best(self) -> None:
-        self._set_checks(lambda it: (it.data(MemberRole) or (0, 0))[1] != 0)
+        """Tick every member but the keeper of each shown group. Burst shots are different
+        photos, not copies: their groups are ticked only when the filter shows them alone."""
+        only_shots = self.shown_kinds() == (KIND_SHOTS,)
+
+        def rule(it: QStandardItem) -> bool:
+            n, i = it.data(MemberRole) or (0, 0)
+            return i != 0 and (only_shots or self.groups[n].kind != KIND_SHOTS)
+
+        self._set_checks(rule)
 
     def clear_selection(self) -> None:
         self._set_checks(lambda it: False)
 
     def _set_checks(self, rule) -> None:
+        """Tick the shown members ``rule`` accepts; untick every other (hidden ones too)."""
+        shown = {tuple(it.data(MemberRole)) for it in self._member_item_rows()}
         self._updating = True
-        for it in self._member_item_rows():
+        for it in self._member_item_rows(visible_only=False):
             if it.isCheckable():
-                it.setCheckState(Qt.CheckState.Checked if rule(it) else Qt.CheckState.Unchecked)
+                on = tuple(it.data(MemberRole)) in shown and rule(it)
+                it.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
         self._updating = False
         self._after_check()
 
@@ -276,7 +346,7 @@ class DuplicatesView(QWidget):
         self.selection_changed.emit()
 
     def _update_actions(self) -> None:
-        has = bool(self.groups)
+        has = bool(self.groups) and bool(self.visible_groups())
         checked = bool(has and self.checked_members())
         for act in (self.act_auto, self.act_clear, self.act_compare, self.act_not_dup, self.act_export):
             act.setEnabled(has)

@@ -21,6 +21,7 @@ from ..core.decoder import open_image, read_file, to_rgb
 from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, keep_rank
 from ..core.embedding import Embedder
 from ..core.file_actions import ActionResult, FileMover, in_trash
+from ..core.group_kind import KIND_SHOTS, group_kind
 from ..core.indexer import IndexSummary
 from ..core.library import Library, SimilarHit
 from ..core.metadata import PhotoInfo, read_metadata
@@ -120,7 +121,7 @@ class Engine:
                 else:
                     ctx.report(ProgressInfo.of(item), stage=item.stage)
         assert finder is not None
-        return finder, regroup(finder, threshold, hidden)
+        return finder, regroup(finder, threshold, hidden, ctx)
 
     def ignore_pair(self, ctx: TaskContext, hash_a: str, hash_b: str) -> None:
         self.lib.catalog.ignore_pair(hash_a, hash_b)
@@ -161,21 +162,33 @@ def sort_rows(rows: list[FileRow], sort_key: str, date_cache: dict[tuple[str, in
     return sorted(rows, key=lambda r: (os.path.basename(r.path).lower(), r.path))
 
 
-def regroup(finder: DuplicateFinder, threshold: float, hidden: set[str]) -> list[DuplicateGroup]:
+def _groups(finder: DuplicateFinder, threshold: float, ctx: TaskContext | None) -> list[DuplicateGroup]:
+    """``finder.groups`` with the layout checks' progress reported and cancellable."""
+    for item in finder.iter_groups(threshold, ctx.cancel if ctx is not None else None):
+        if isinstance(item, list):
+            return item
+        if ctx is not None:
+            ctx.report(ProgressInfo.of(item), stage=item.stage)
+    raise AssertionError("unreachable")
+
+
+def regroup(finder: DuplicateFinder, threshold: float, hidden: set[str], ctx: TaskContext | None = None) -> list[DuplicateGroup]:
     """Groups at ``threshold`` without files the user moved away (``hidden``) or trashed."""
     groups = []
-    for g in finder.groups(max(threshold, finder.floor)):
+    for g in _groups(finder, max(threshold, finder.floor), ctx):
         members = [m for m in g.members if m.row.path not in hidden and not in_trash(m.row.path)]
         if len(members) < 2:
             continue
         if members[0] is not g.members[0]:
             members = sorted(members, key=lambda m: keep_rank(m.row))
-        groups.append(DuplicateGroup(members))
+        # Without the moved files a group of copies may be exact copies now; shots stay shots.
+        kind = g.kind if g.kind == KIND_SHOTS else group_kind([m.row.hash for m in members])
+        groups.append(DuplicateGroup(members, kind))
     return groups
 
 
 def regroup_task(finder: DuplicateFinder, threshold: float, hidden: set[str]) -> Callable[[TaskContext], tuple[float, list[DuplicateGroup]]]:
-    return lambda ctx: (threshold, regroup(finder, threshold, hidden))
+    return lambda ctx: (threshold, regroup(finder, threshold, hidden, ctx))
 
 
 # -- pictures for the details panel, preview and compare views ---------------------------

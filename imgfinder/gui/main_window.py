@@ -44,6 +44,7 @@ STAGE_TEXT = {
     "index": "Indexing",
     "build index": "Building the similarity index",
     "duplicates": "Comparing photos",
+    "verify": "Checking candidate pairs",
 }
 TAB_LIBRARY, TAB_SIMILAR, TAB_DUPLICATES, TAB_PROBLEMS = range(4)
 
@@ -280,8 +281,8 @@ class MainWindow(QMainWindow):
         text = STAGE_TEXT.get(info.stage, info.stage)
         if info.stage == "scan":
             text += f"… {info.done:,} found" if info.done else "…"
-        elif info.stage in ("index", "duplicates") and info.total:
-            text += f" {info.done:,} / {info.total:,} photos"
+        elif info.stage in ("index", "duplicates", "verify") and info.total:
+            text += f" {info.done:,} / {info.total:,} " + ("pairs" if info.stage == "verify" else "photos")
             if info.done and info.stage == "index":
                 text += f" · {info.rate:.1f} photos/s · {_fmt_eta(info.eta)}"
         else:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..cli import DEFAULT_THRESHOLD
+from ..core.duplicates import DEFAULT_THRESHOLD
 
 SETTINGS_NAME = "gui-settings.ini"
 DEFAULT_THUMB = 160
