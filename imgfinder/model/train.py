@@ -225,7 +225,7 @@ def build_view_set(
 
 @dataclass
 class TrainConfig:
-    steps: int = 800
+    steps: int = 8000
     photos_per_batch: int = 48
     views_per_row: int = 2
     sources_per_photo: int = 4
