@@ -134,14 +134,17 @@ class DuplicatesView(QWidget):
         for label, kinds in KIND_FILTERS:
             self.kind_filter.addItem(label, kinds)
         self.kind_filter.currentIndexChanged.connect(self._apply_filter)
-        self.toolbar.addWidget(self.kind_filter)
 
         slider_row = QHBoxLayout()
         slider_row.setContentsMargins(8, 2, 8, 2)
         slider_row.addWidget(QLabel("Similarity"))
         slider_row.addWidget(self.slider, 1)
         slider_row.addWidget(self.slider_label)
-        slider_row.addSpacing(16)
+        slider_row.addSpacing(12)
+        # In this row, not the toolbar: a narrow window pushes the toolbar's last items
+        # into its overflow menu, and the filter must stay in sight.
+        slider_row.addWidget(self.kind_filter)
+        slider_row.addSpacing(12)
         slider_row.addWidget(self.summary, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
