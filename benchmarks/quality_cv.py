@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from imgfinder.core.scanner import scan  # noqa: E402
+from imgfinder.model.train import TrainConfig  # noqa: E402
 
 
 def run(cmd: list[str]) -> None:
@@ -34,7 +35,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "photos")
     parser.add_argument("--folds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="as the shipped head (default)")
     parser.add_argument("--hidden", type=int, default=0, help="head hidden units (0: linear)")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.85, 0.9])

@@ -154,3 +154,28 @@ def test_cli_similar_answers_several_queries_with_one_model(capsys, tmp_path: Pa
     out = json.loads(capsys.readouterr().out)
     assert code == 2
     assert "error" in out["queries"][0] and out["queries"][1]["results"]
+
+
+def test_describe_paths_batches_the_model_and_reports_unreadable_photos(tmp_path: Path) -> None:
+    lib = _library(tmp_path)
+    outside = [_photo(tmp_path / "q" / f"q{n}.jpg", (40 * n, 90, 200 - 30 * n), n) for n in range(5)]
+    broken = tmp_path / "q" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really")
+    fake = DescribingFake()
+    calls: list[int] = []
+    inner = fake.describe
+    fake.describe = lambda images: calls.append(len(images)) or inner(images)  # type: ignore[method-assign]
+    with Library(tmp_path / "data", fake) as library:
+        _index(library, lib)
+        calls.clear()
+        found = library.describe_paths([str(p) for p in outside[:3]] + [str(broken), str(lib / "red_a.jpg"),
+                                       *map(str, outside[3:])], batch=2)
+    assert calls == [2, 2, 1]  # 5 decoded photos in batches of 2; the indexed one from the catalog
+    assert [type(f).__name__ for f in found] == ["ndarray"] * 3 + ["DecodeError"] + ["ndarray"] * 3
+    assert np.allclose(found[0], DescribingFake().describe(np.stack([_pixels(outside[0])]))[0])
+
+
+def _pixels(path: Path) -> np.ndarray:
+    from imgfinder.core.decoder import decode_for_model
+
+    return decode_for_model(str(path), 64).pixels

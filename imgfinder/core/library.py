@@ -135,6 +135,13 @@ class Library:
         that cannot be read gets its ``DecodeError`` in its place."""
         out: list[np.ndarray | DecodeError | None] = []
         todo: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> None:  # one model call per batch; pixels never pile up for long lists
+            if todo:
+                for (n, _), d in zip(todo, describe(self.embedder, np.stack([px for _, px in todo]))):
+                    out[n] = d
+                todo.clear()
+
         for n, path in enumerate(os.path.abspath(p) for p in paths):
             try:
                 stored = self.stored_descriptor(path)
@@ -145,11 +152,9 @@ class Library:
                 out.append(exc)
             except OSError as exc:  # vanished or unreadable between the check and the read
                 out.append(DecodeError(f"cannot read: {exc.strerror or exc}"))
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
-            descriptors = describe(self.embedder, np.stack([px for _, px in chunk]))
-            for (n, _), d in zip(chunk, descriptors):
-                out[n] = d
+            if len(todo) >= batch:
+                flush()
+        flush()
         return out  # type: ignore[return-value]
 
     def similar_to_descriptor(self, descriptor: np.ndarray, k: int, exclude: str | None = None) -> list[SimilarHit]:
