@@ -222,3 +222,25 @@ def write_json(name: str, payload: dict) -> Path:
     path = OUT / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=float))
     return path
+
+
+def timed_duplicates(lib, threshold: float) -> tuple:
+    """The real duplicates path of a ``Library``, timed: (finder, groups, seconds of the
+    candidate search, seconds of grouping and verification, progress updates seen)."""
+    from imgfinder.core.duplicates import DuplicateFinder
+
+    t0 = time.perf_counter()
+    finder = None
+    for item in lib.iter_duplicate_finder():
+        if isinstance(item, DuplicateFinder):
+            finder = item
+    t1 = time.perf_counter()
+    assert finder is not None
+    groups: list = []
+    updates = 0
+    for item in finder.iter_groups(threshold):
+        if isinstance(item, list):
+            groups = item
+        else:
+            updates += 1
+    return finder, groups, t1 - t0, time.perf_counter() - t1, updates

@@ -91,30 +91,17 @@ def index(folders: dict[str, Path]) -> None:
 
 def child(data_dir: str, threshold: float) -> dict:
     """The duplicate search, timed, in this (fresh) process."""
+    from _data import timed_duplicates
     from scale import peak_rss_mb
 
-    from imgfinder.core.duplicates import DuplicateFinder
     from imgfinder.core.library import Library
 
     model_id = (Path(data_dir) / "model_id").read_text()
     start_rss = peak_rss_mb()
     with Library(data_dir, ModelIdOnly(model_id)) as lib:
         lib.index()
-        t0 = time.perf_counter()
-        finder = None
-        for item in lib.iter_duplicate_finder():
-            if isinstance(item, DuplicateFinder):
-                finder = item
-        t1 = time.perf_counter()
-        assert finder is not None
-        groups = None
-        updates = 0
-        for item in finder.iter_groups(threshold):
-            if isinstance(item, list):
-                groups = item
-            else:
-                updates += 1
-        t2 = time.perf_counter()
+        finder, groups, seconds_candidates, seconds_grouping, updates = timed_duplicates(lib, threshold)
+        t0, t1, t2 = 0.0, seconds_candidates, seconds_candidates + seconds_grouping
         stats = finder.stats
         photos = len(finder.rows)
         per_photo = list(stats.checks_per_row.values())

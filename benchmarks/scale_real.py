@@ -340,7 +340,6 @@ class IdsOnly:
 
 def child(data_dir: str, threshold: float, profile: str | None = None) -> dict:
     from imgfinder.core import group_kind
-    from imgfinder.core.duplicates import DuplicateFinder
     from imgfinder.core.library import Library
 
     info = json.loads((Path(data_dir) / "complete.json").read_text())
@@ -362,21 +361,8 @@ def child(data_dir: str, threshold: float, profile: str | None = None) -> dict:
         assert lib.store.is_current(info["model_id"], lib.catalog.generation), "copy index not built"
         if prof:
             prof.enable()
-        t0 = time.perf_counter()
-        finder = None
-        for item in lib.iter_duplicate_finder():
-            if isinstance(item, DuplicateFinder):
-                finder = item
-        t1 = time.perf_counter()
-        assert finder is not None
-        groups: list = []
-        updates = 0
-        for item in finder.iter_groups(threshold):
-            if isinstance(item, list):
-                groups = item
-            else:
-                updates += 1
-        t2 = time.perf_counter()
+        finder, groups, seconds_candidates, seconds_grouping, updates = _data.timed_duplicates(lib, threshold)
+        t0, t1, t2 = 0.0, seconds_candidates, seconds_candidates + seconds_grouping
         if prof:
             prof.disable()
             prof.dump_stats(profile)
