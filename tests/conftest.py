@@ -16,19 +16,21 @@ from imgfinder.core.library import Library
 REPO = Path(__file__).resolve().parent.parent
 
 
-def shared_photos_dir() -> Path:
+TEST_PHOTOS = REPO / "tests" / "photos"
+
+
+def committed_photos_dir() -> Path:
+    """The committed, permissively licensed photos (tests/photos/README.md);
+    ``IMGFINDER_PHOTOS`` runs the same tests on another folder."""
     override = os.environ.get("IMGFINDER_PHOTOS")
-    return Path(override) if override else REPO.parent / "shared" / "photos"
+    return Path(override) if override else TEST_PHOTOS
 
 
 @pytest.fixture(scope="session")
 def photos_dir() -> Path:
-    path = shared_photos_dir()
+    path = committed_photos_dir()
     photos = sorted(path.glob("*.jpg")) if path.is_dir() else []
-    if len(photos) < 10:
-        if os.environ.get("CI"):
-            pytest.fail(f"the shared photos are missing from {path}")
-        pytest.skip(f"no shared photos in {path}")
+    assert len(photos) >= 12, f"the tests need at least 12 photos in {path}, found {len(photos)}"
     return path
 
 
