@@ -7,6 +7,11 @@ imports TensorFlow until an image actually has to be embedded.
 (e.g. one fine-tuned on your own library with ``python -m imgfinder.model.train``), or
 ``none`` for the bare backbone. The model id changes with it, and the copy vectors are
 remade from the stored descriptors (no photo is decoded again).
+``IMGFINDER_RETRIEVAL_WHITENING`` does the same for the retrieval whitening.
+
+The shipped files are found through :mod:`imgfinder.shipped`. A missing file, shipped or
+named by an override, raises :class:`MissingResourceError`: falling back to another model
+would silently change every result. Only an explicit ``none`` runs without one.
 """
 
 from __future__ import annotations
@@ -15,25 +20,38 @@ import os
 from pathlib import Path
 
 from .core.embedding import Embedder
+from .shipped import HEAD_FILE, WHITENING_FILE, MissingResourceError, require_resource
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-DEFAULT_HEAD = RESOURCES / "models" / "siamese_head.npz"
-DEFAULT_WHITENING = RESOURCES / "models" / "retrieval_whitening.npz"
+__all__ = ["MissingResourceError", "default_head", "default_whitening", "default_embedder", "gui_embedder"]
+
+HEAD_ENV_VAR = "IMGFINDER_MODEL_HEAD"
+WHITENING_ENV_VAR = "IMGFINDER_RETRIEVAL_WHITENING"
+
+
+def _model_file(env_var: str, shipped: str) -> Path | None:
+    """The override in ``env_var`` (``none``: no file), else the shipped file; never a missing one."""
+    override = os.environ.get(env_var)
+    if not override:
+        return require_resource(shipped)
+    if override.lower() == "none":
+        return None
+    path = Path(override)
+    if not path.is_file():
+        raise MissingResourceError(
+            f"{env_var}={override!r} does not name a file (unset it for the shipped one, "
+            f"or set it to 'none' to run without)"
+        )
+    return path
 
 
 def default_head() -> Path | None:
-    override = os.environ.get("IMGFINDER_MODEL_HEAD")
-    if override:
-        return None if override.lower() == "none" else Path(override)
-    return DEFAULT_HEAD if DEFAULT_HEAD.exists() else None
+    """The Siamese projection head (``IMGFINDER_MODEL_HEAD``: another ``.npz`` or ``none``)."""
+    return _model_file(HEAD_ENV_VAR, HEAD_FILE)
 
 
 def default_whitening() -> Path | None:
     """The retrieval whitening (``IMGFINDER_RETRIEVAL_WHITENING``: another ``.npz`` or ``none``)."""
-    override = os.environ.get("IMGFINDER_RETRIEVAL_WHITENING")
-    if override:
-        return None if override.lower() == "none" else Path(override)
-    return DEFAULT_WHITENING if DEFAULT_WHITENING.exists() else None
+    return _model_file(WHITENING_ENV_VAR, WHITENING_FILE)
 
 
 def default_embedder() -> Embedder:

@@ -1,18 +1,19 @@
-"""The app's SVG icons from ``resources/icons`` (one place knows where they live)."""
+"""The app's SVG icons, shipped in ``imgfinder.resources`` (the repository's ``resources/icons``)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-ICON_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+from ..shipped import resource_path
+
+ICON_DIR = resource_path("icons")
 
 
 @lru_cache(maxsize=None)
 def icon(name: str) -> QIcon:
-    """``resources/icons/<name>.svg`` as a QIcon (empty icon if missing, never a crash)."""
+    """``icons/<name>.svg`` as a QIcon (empty icon if missing, never a crash)."""
     path = ICON_DIR / f"{name}.svg"
     return QIcon(str(path)) if path.exists() else QIcon()
 

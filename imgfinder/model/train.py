@@ -34,7 +34,11 @@ from PIL import Image
 from imgfinder.core.decoder import open_image, square_pixels
 from imgfinder.core.scanner import scan
 from imgfinder.model.edits import crop_area, random_edit_chain, rescale
+from imgfinder.shipped import HEAD_FILE, WHITENING_FILE
 
+# Training is a developer action run from the repository root: by default it replaces the
+# files in resources/ that the package ships (a wheel built afterwards carries them).
+REPO_RESOURCES = Path("resources")
 WORK_SIDE = 1280  # sources are cut from a copy this large: fast, and more than the model sees
 SOURCE_AREA = (0.12, 0.45)  # area fraction of a photo that one window source covers
 MAX_NEGATIVE_OVERLAP = 0.05  # windows sharing less than this much are different pictures
@@ -394,8 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fold", choices=("even", "odd", "all"), default="even",
                         help="which products of --groups to train on (the others are held out)")
     parser.add_argument("--group-windows", type=int, default=2, help="window sources cut from each --groups photo")
-    parser.add_argument("--out", type=Path, default=Path("resources/models/siamese_head.npz"))
-    parser.add_argument("--whitening-out", type=Path, default=Path("resources/models/retrieval_whitening.npz"))
+    parser.add_argument("--out", type=Path, default=REPO_RESOURCES / HEAD_FILE,
+                        help="where the head goes (default: the shipped one, %(default)s, from the repository root)")
+    parser.add_argument("--whitening-out", type=Path, default=REPO_RESOURCES / WHITENING_FILE,
+                        help="where the whitening goes (default: the shipped one, %(default)s)")
     parser.add_argument("--init", type=Path, default=None, help="fine-tune from this head instead of starting fresh")
     parser.add_argument("--windows", type=int, default=12, help="window sources cut from each photo")
     parser.add_argument("--views", type=int, default=6, help="edited views per source")
@@ -411,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path(".bench-data/train-cache"))
     parser.add_argument("--validate", type=Path, default=None, help="folder of other photos to report pair statistics on")
     args = parser.parse_args(argv)
+    for name in ("out", "whitening_out"):
+        out = getattr(args, name)
+        if out == parser.get_default(name) and not out.parent.is_dir():
+            parser.error(f"no {out.parent} folder here: run from the repository root to replace the "
+                         f"shipped model files, or pass --out and --whitening-out")
 
     photos = sorted(f.path for f in scan(args.photos))
     windows = [args.windows] * len(photos)
