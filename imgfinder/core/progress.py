@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -34,29 +35,73 @@ class CancelToken:
             raise Cancelled()
 
 
+RATE_WINDOW = 30.0
+"""Seconds of recent work the rate is measured over (a sliding window)."""
+MIN_MEASURED = 1.0
+"""Seconds of measured work needed before a rate and a time left are given."""
+
+
 @dataclass
 class Progress:
-    """One progress report: ``done`` of ``total`` units in ``stage`` (total 0 = unknown)."""
+    """One progress report: ``done`` of ``total`` units in ``stage`` (total 0 = unknown).
+
+    The producer keeps one object per stage and assigns ``done``; each assignment is
+    timed, so the rate is measured from the first unit done onwards, over the last
+    :data:`RATE_WINDOW` seconds. Why: the time before the first unit is start-up (a model
+    loading, the first photos decoding), and counting it made the first time left of a
+    cold index three times too long.
+    """
 
     stage: str
     done: int = 0
     total: int = 0
     message: str = ""
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=lambda: time.monotonic())
+    _marks: deque[tuple[float, int]] = field(default_factory=deque, init=False, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name == "done" and "_marks" in self.__dict__:
+            self._mark(int(value))  # type: ignore[call-overload]
+
+    def _mark(self, done: int) -> None:
+        now = time.monotonic()
+        marks = self._marks
+        if marks and done < marks[-1][1]:  # counted again from lower: measure afresh
+            marks.clear()
+        marks.append((now, done))
+        while len(marks) > 2 and (marks[1][0] <= now - RATE_WINDOW or len(marks) > 512):
+            marks.popleft()
 
     @property
     def fraction(self) -> float:
         return self.done / self.total if self.total else 0.0
 
     @property
+    def measured_rate(self) -> float | None:
+        """Units per second between reports, start-up excluded; None until measured."""
+        marks = self._marks
+        if len(marks) < 2:
+            return None
+        (t0, d0), (t1, d1) = marks[0], marks[-1]
+        if t1 - t0 < MIN_MEASURED or d1 <= d0:
+            return None
+        return (d1 - d0) / (t1 - t0)
+
+    @property
     def rate(self) -> float:
-        """Units per second since the stage started."""
+        """Units per second: measured (see :attr:`measured_rate`), else since the stage started."""
+        measured = self.measured_rate
+        if measured is not None:
+            return measured
         elapsed = time.monotonic() - self.started
         return self.done / elapsed if elapsed > 0 else 0.0
 
     @property
     def eta_seconds(self) -> float | None:
-        rate = self.rate
-        if not self.total or rate <= 0:
+        """Seconds left at the measured rate; None until a rate has been measured."""
+        rate = self.measured_rate
+        if not self.total or rate is None:
             return None
-        return max(0.0, (self.total - self.done) / rate)
+        since_last = time.monotonic() - self._marks[-1][0]
+        return max(0.0, (self.total - self.done) / rate - since_last)

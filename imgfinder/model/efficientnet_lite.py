@@ -82,13 +82,26 @@ def import_keras() -> Any:
 
     Why: TF prints several INFO lines at import (some before its log level is
     read), which would clutter the app's console. We set
-    ``TF_CPP_MIN_LOG_LEVEL=2`` unless the user chose a level, and while TF is
-    first imported its stderr output is captured; lines other than the known
-    INFO noise are written back afterwards, so real warnings are not lost.
+    ``TF_CPP_MIN_LOG_LEVEL=2`` unless the user chose a level, and when TF is
+    first imported on the main thread its stderr output is captured; lines
+    other than the known INFO noise are written back afterwards, so real
+    warnings are not lost.
+
+    From any other thread TF is imported as it is (only the environment quiets
+    it; its oneDNN notice has no switch but ``TF_ENABLE_ONEDNN_OPTS``, which
+    would change the numbers): file descriptor 2 belongs to the whole process,
+    and capturing it from a background thread swallowed what the main thread
+    printed meanwhile (errors, "interrupted"), and lost it for good when the
+    process ended before the import did. Callers that care about the noise
+    load the model on the main thread (the CLI does).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _IMPORT_LOCK:
-        if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("0", "1"):
+        if (
+            "tensorflow" in sys.modules
+            or os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("0", "1")
+            or threading.current_thread() is not threading.main_thread()
+        ):
             import keras
 
             return keras

@@ -1,0 +1,217 @@
+"""The CLI's options and messages (issue #11): options on either side of the command,
+argument checks, hints, the help text. In-process with the fake embedder."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import FakeEmbedder, small_copy
+from imgfinder.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args), embedder_factory=lambda: FakeEmbedder())
+    except SystemExit as exc:  # argparse errors and --help
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def default_data(tmp_path: Path, monkeypatch) -> Path:
+    """Where the data would go without --data-dir (must stay untouched when it is given)."""
+    path = tmp_path / "default-data"
+    monkeypatch.setenv("IMGFINDER_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path: Path, photo_paths) -> Path:
+    """Three small photos and a smaller copy of the first."""
+    lib = tmp_path / "lib"
+    for p in photo_paths[:3]:
+        small_copy(p, lib / p.name)
+    small_copy(photo_paths[0], lib / "copy" / "small.jpg", max_side=160)
+    return lib
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_data_dir_before_or_after_the_command(capsys, tmp_path, folder, default_data, where) -> None:
+    data = tmp_path / "mine"
+    option = ["--data-dir", str(data)]
+    args = [*option, "index", str(folder)] if where == "before" else ["index", str(folder), *option]
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    assert (data / "catalog.sqlite3").is_file()
+    assert not default_data.exists()
+    args = [*option, "duplicates", "--json"] if where == "before" else ["duplicates", "--json", *option]
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    assert len(json.loads(out)["groups"]) == 1
+
+
+def test_data_dir_after_the_command_wins(capsys, tmp_path, folder, default_data) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    code, _, err = cli(capsys, "--data-dir", str(first), "index", str(folder), "--data-dir", str(second))
+    assert code == 0, err
+    assert (second / "catalog.sqlite3").is_file() and not first.exists() and not default_data.exists()
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_json_before_or_after_the_command(capsys, tmp_path, folder, default_data, where) -> None:
+    data = str(tmp_path / "d")
+    args = ["--json", "index", str(folder), "--data-dir", data] if where == "before" else [
+        "index", str(folder), "--data-dir", data, "--json"]
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    assert json.loads(out)["added"] == 4
+    query = str(folder / "copy" / "small.jpg")
+    args = ["--json", "similar", query, "--data-dir", data] if where == "before" else [
+        "similar", query, "--data-dir", data, "--json"]
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    assert json.loads(out)["query"] == query
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_before_or_after_the_command(capsys, tmp_path, folder, default_data, where) -> None:
+    data = str(tmp_path / "d")
+    code, _, err = cli(capsys, "index", str(folder), "--data-dir", data)
+    assert code == 0 and "index: " in err  # progress without --quiet
+    (folder / "new.jpg").write_bytes((folder / "copy" / "small.jpg").read_bytes())
+    args = ["-q", "index", str(folder), "--data-dir", data] if where == "before" else [
+        "index", str(folder), "--data-dir", data, "--quiet"]
+    code, out, err = cli(capsys, *args)
+    assert code == 0 and "added 1" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize("k", ["0", "-5"])
+def test_k_below_one_is_refused(capsys, tmp_path, folder, k) -> None:
+    data = str(tmp_path / "d")
+    cli(capsys, "index", str(folder), "--data-dir", data, "-q")
+    code, out, err = cli(capsys, "similar", str(folder / "copy" / "small.jpg"), "-k", k, "--data-dir", data)
+    assert code == 1 and out == ""
+    assert "usage: imgfinder similar" in err and "k must be >= 1" in err
+
+
+def test_min_score_takes_percent_or_fraction(capsys, tmp_path, folder) -> None:
+    data = str(tmp_path / "d")
+    cli(capsys, "index", str(folder), "--data-dir", data, "-q")
+    query = str(folder / "copy" / "small.jpg")
+    results = {}
+    for value in ("0.9", "90", "90%"):
+        code, out, err = cli(capsys, "similar", query, "--min-score", value, "--data-dir", data, "--json")
+        assert code == 0, err
+        results[value] = json.loads(out)["results"]
+    assert results["0.9"] == results["90"] == results["90%"]
+    assert results["0.9"] and all(r["score"] >= 0.9 for r in results["0.9"])
+    code, out, _ = cli(capsys, "similar", query, "--data-dir", data, "--json")
+    assert len(json.loads(out)["results"]) > len(results["0.9"])  # the threshold did drop some
+    # The text output prints the same scores as percentages.
+    code, out, _ = cli(capsys, "similar", query, "--min-score", "90%", "--data-dir", data)
+    printed = [float(m) for m in re.findall(r"(\d+\.\d)%", out)]
+    assert printed == [round(r["score"] * 100, 1) for r in results["0.9"]]
+    code, _, err = cli(capsys, "similar", query, "--min-score", "150", "--data-dir", data)
+    assert code == 1 and "above 100%" in err
+
+
+def test_similar_on_a_folder_says_it_is_a_folder(capsys, tmp_path, folder) -> None:
+    code, out, err = cli(capsys, "similar", str(folder), "--data-dir", str(tmp_path / "d"))
+    assert code == 1 and out == ""
+    assert "is a folder" in err and "no such photo" not in err
+    assert f"imgfinder index {folder}" in err  # what to do instead
+
+
+def test_duplicates_and_similar_on_an_empty_library_explain_alike(capsys, tmp_path, folder) -> None:
+    data = str(tmp_path / "d")
+    dup_code, dup_out, dup_err = cli(capsys, "duplicates", "--data-dir", data)
+    sim_code, _, sim_err = cli(capsys, "similar", str(folder / "copy" / "small.jpg"), "--data-dir", data)
+    assert dup_code == sim_code == 1
+    assert dup_out == ""
+    for err in (dup_err, sim_err):
+        assert "nothing indexed yet" in err and "imgfinder index FOLDER" in err
+    code, out, err = cli(capsys, "duplicates", "--data-dir", data, "--json")
+    assert code == 1 and out == "" and "nothing indexed yet" in err
+
+
+def test_index_of_a_folder_without_photos_says_so(capsys, tmp_path) -> None:
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "notes.txt").write_text("no photos here")
+    code, out, err = cli(capsys, "index", str(empty), "--data-dir", str(tmp_path / "d"))
+    assert code == 0 and "added 0" in out
+    assert f"no photos found in {empty}" in err
+    assert ".jpg" in err and ".png" in err and ".webp" in err  # which files are read
+
+
+def test_unknown_option_after_the_command_prints_that_commands_usage(capsys, tmp_path) -> None:
+    code, out, err = cli(capsys, "index", str(tmp_path), "--frobnicate")
+    assert code == 1 and out == ""
+    assert err.startswith("usage: imgfinder index ") and "unrecognized arguments: --frobnicate" in err
+    code, _, err = cli(capsys, "duplicates", "--min-score", "0.9")
+    assert code == 1 and err.startswith("usage: imgfinder duplicates ")
+    code, _, err = cli(capsys, "--frobnicate", "index", str(tmp_path))  # before the command: the top level's
+    assert code == 1 and err.startswith("usage: imgfinder [-h]")
+
+
+def test_help_shows_the_data_folder_and_every_environment_variable(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("IMGFINDER_DATA_DIR", raising=False)
+    from imgfinder.core.library import default_data_dir
+
+    code, out, _ = cli(capsys, "--help")
+    assert code == 0
+    flat = " ".join(out.split())  # argparse wraps long lines
+    assert str(default_data_dir()) in flat
+    used = set()
+    for path in (REPO / "imgfinder").rglob("*.py"):
+        used |= set(re.findall(r"IMGFINDER_[A-Z_]+", path.read_text(encoding="utf-8")))
+    assert {"IMGFINDER_DATA_DIR", "IMGFINDER_MODEL_HEAD"} <= used
+    for name in sorted(used):
+        assert re.search(rf"^\s+{name}\s+\S", out, re.M), f"{name} is not explained in --help"
+
+
+def test_help_shows_the_data_folder_chosen_by_the_environment(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("IMGFINDER_DATA_DIR", str(tmp_path / "elsewhere"))
+    code, out, _ = cli(capsys, "index", "--help")
+    assert code == 0 and str(tmp_path / "elsewhere") in " ".join(out.split())
+
+
+@pytest.mark.parametrize("command", ["index", "similar", "duplicates"])
+def test_each_command_has_a_description(capsys, command) -> None:
+    code, out, _ = cli(capsys, command, "--help")
+    assert code == 0
+    head = out.split("positional arguments:")[0].split("options:")[0]
+    paragraphs = [p for p in head.strip().split("\n\n") if p.strip()]
+    assert len(paragraphs) >= 2, out  # the usage, then what the command does
+
+
+def test_gui_help_offers_no_output_options(capsys) -> None:
+    code, out, _ = cli(capsys, "gui", "--help")
+    assert code == 0 and "--data-dir" in out
+    assert "--json" not in out and "--quiet" not in out
+    code, _, err = cli(capsys, "gui", "--json")
+    assert code == 1 and "--json" in err
+    code, _, err = cli(capsys, "--quiet", "gui")
+    assert code == 1 and "desktop app" in err
+
+
+def test_threshold_takes_percent_or_fraction_too(capsys, tmp_path, folder) -> None:
+    data = str(tmp_path / "d")
+    cli(capsys, "index", str(folder), "--data-dir", data, "-q")
+    outputs = []
+    for value in ("0.95", "95", "95%"):
+        code, out, err = cli(capsys, "duplicates", "--threshold", value, "--data-dir", data, "--json")
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert outputs[0] == outputs[1] == outputs[2] and outputs[0]["threshold"] == 0.95
+    code, _, err = cli(capsys, "duplicates", "--threshold", "50%", "--data-dir", data)
+    assert code == 1 and "between 80% and 100%" in err
