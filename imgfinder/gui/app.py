@@ -2,20 +2,25 @@
 
 The window is created and shown before anything loads the model; the embedder factory
 is only called in a worker, and the real one loads TensorFlow lazily.
+
+Nothing from Qt is imported at module level: ``run_gui`` first asks
+``platform_check`` whether Qt can open a window here (a display, the system libraries
+of the platform plugin, a valid ``QT_QPA_PLATFORM``), so that a missing one gives one
+line on what to do and exit code 1, not an ImportError or Qt's abort.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-from PySide6.QtWidgets import QApplication
+from typing import TYPE_CHECKING
 
 from ..core.embedding import Embedder
-from .icons import app_icon
-from .main_window import MainWindow
+from .platform_check import platform_problem
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
 
 
 def default_factory() -> Embedder:
@@ -25,6 +30,10 @@ def default_factory() -> Embedder:
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
+    from PySide6.QtWidgets import QApplication
+
+    from .icons import app_icon
+
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("imgfinder")
     app.setOrganizationName("imgfinder")
@@ -35,18 +44,22 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 def run_gui(data_dir: Path | None = None, embedder_factory: Callable[[], Embedder] | None = None) -> int:
     from ..core.library import default_data_dir
+
+    try:
+        problem = platform_problem()
+    except Exception:  # noqa: BLE001 - a check that breaks must never keep the app from starting
+        problem = None
+    if problem:
+        print(f"imgfinder: error: {problem}", file=sys.stderr)
+        return 1
     from .qtcompat import pyside_refcount_bug
 
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
-    ):
-        print("imgfinder: error: no display to open the window on (DISPLAY is not set); "
-              "use the command line ('imgfinder --help') or run it under a desktop session", file=sys.stderr)
-        return 1
     problem = pyside_refcount_bug()
     if problem:
         print(f"imgfinder: error: {problem}", file=sys.stderr)
         return 1
+    from .main_window import MainWindow
+
     app = make_app()
     window = MainWindow(Path(data_dir) if data_dir else default_data_dir(), embedder_factory or default_factory)
     window.show()

@@ -8,7 +8,7 @@ from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from .models import PathRole, ScoreRole
+from .models import FolderHintRole, PathRole, ScoreRole
 from .workers import ThumbnailLoader
 
 PADDING = 6
@@ -80,8 +80,37 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
             painter.setFont(option.font)
-        text_rect = QRect(box.x(), box.bottom() + 3, self.side, 16)
-        name = option.fontMetrics.elidedText(index.data() or "", Qt.TextElideMode.ElideMiddle, self.side)
-        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, name)
+        self._paint_label(painter, option, index, QRect(box.x(), box.bottom() + 3, self.side, 16), selected)
         painter.restore()
+
+    def _paint_label(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex, rect: QRect,
+                     selected: bool) -> None:
+        """The file name; when another photo shown has the same name, its folder first, dimmer
+        ("Holidays/IMG_0001.jpg"), the folder elided before the name is."""
+        palette = option.palette
+        fm = option.fontMetrics
+        text_colour = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        hint = index.data(FolderHintRole)
+        label = index.data() or ""
+        centre = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
+        if not hint:
+            painter.setPen(text_colour)
+            painter.drawText(rect, centre, fm.elidedText(label, Qt.TextElideMode.ElideMiddle, rect.width()))
+            return
+        name = label[len(hint) + 1:]
+        folder_room = rect.width() - fm.horizontalAdvance(name)
+        if folder_room < fm.horizontalAdvance("…/") + fm.horizontalAdvance("M") * 3:
+            # Too narrow for both: keep the ends of "folder/name" (the folder's start, the name's end).
+            painter.setPen(text_colour)
+            painter.drawText(rect, centre, fm.elidedText(label, Qt.TextElideMode.ElideMiddle, rect.width()))
+            return
+        folder = fm.elidedText(hint + "/", Qt.TextElideMode.ElideMiddle, folder_room)
+        width = fm.horizontalAdvance(folder) + fm.horizontalAdvance(name)
+        x = rect.x() + (rect.width() - width) // 2
+        dim = QColor(text_colour)
+        dim.setAlphaF(0.6)
+        painter.setPen(dim)
+        painter.drawText(QRect(x, rect.y(), fm.horizontalAdvance(folder), rect.height()), Qt.AlignmentFlag.AlignVCenter, folder)
+        painter.setPen(text_colour)
+        x += fm.horizontalAdvance(folder)
+        painter.drawText(QRect(x, rect.y(), rect.right() - x + 1, rect.height()), Qt.AlignmentFlag.AlignVCenter, name)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from .models import human_bytes
+from .wording import photos
 
 
 def confirm_file_action(parent: QWidget | None, verb: str, count: int, total_bytes: int, destination: str | None = None) -> bool:
@@ -21,8 +22,8 @@ def confirm_file_action(parent: QWidget | None, verb: str, count: int, total_byt
     where = f" to {destination}" if destination else " to the trash"
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle(f"{verb} {count} photos?")
-    box.setText(f"{verb} {count} photo{'s' if count != 1 else ''} ({human_bytes(total_bytes)}){where}?")
+    box.setWindowTitle(f"{verb} {photos(count)}?")
+    box.setText(f"{verb} {photos(count)} ({human_bytes(total_bytes)}){where}?")
     box.setInformativeText("You can undo this with Edit ▸ Undo (Ctrl+Z). No photo is modified or deleted.")
     box.setStandardButtons(QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Ok)
     box.button(QMessageBox.StandardButton.Ok).setText(verb)

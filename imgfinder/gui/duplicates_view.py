@@ -8,8 +8,8 @@ import os
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSizePolicy, QSlider, QStyledItemDelegate,
-    QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
+    QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSlider,
+    QStyledItemDelegate, QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
 )
 
 from ..core.duplicates import DEFAULT_FLOOR, DuplicateGroup, GroupMember
@@ -17,6 +17,7 @@ from ..core.group_kind import KIND_COPIES, KIND_EXACT, KIND_SHOTS, LABELS, MEMBE
 from ..core.file_actions import is_under
 from .icons import icon
 from .models import PathRole, human_bytes
+from .wording import plural
 from .workers import ThumbnailLoader
 
 MemberRole = Qt.ItemDataRole.UserRole + 10
@@ -105,12 +106,31 @@ class DuplicatesView(QWidget):
         self._update_slider_label()
         self.summary = QLabel("Click “Find duplicates” (Ctrl+D) to look for duplicate photos in the library")
         self.summary.setObjectName("duplicatesSummary")
-        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the window
+        # A line of its own that wraps: it never widens the window and is never cut off.
+        self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.summary.setContentsMargins(8, 2, 8, 4)
+        # Shown when the library changed after the search: the groups may miss photos.
+        self.stale_bar = QFrame()
+        self.stale_bar.setObjectName("duplicatesStale")
+        self.stale_bar.setStyleSheet("QFrame#duplicatesStale { background: #fff4ce; border-bottom: 1px solid #e0c060; }"
+                                     " QFrame#duplicatesStale QLabel { color: #4a3b00; }")
+        self.stale_label = QLabel()
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.stale_button = QPushButton(icon("duplicates"), "Find again")
+        self.stale_button.setObjectName("findAgainButton")
+        self.stale_button.clicked.connect(self.find_requested.emit)
+        stale_row = QHBoxLayout(self.stale_bar)
+        stale_row.setContentsMargins(8, 4, 8, 4)
+        stale_row.addWidget(self.stale_label, 1)
+        stale_row.addWidget(self.stale_button)
+        self.stale_bar.setVisible(False)
 
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.setIconSize(QSize(18, 18))
-        self.act_find = self.toolbar.addAction(icon("duplicates"), "Find duplicates", self.find_requested)
+        self.act_find = self.toolbar.addAction(icon("duplicates"), "Find duplicates", self.find_requested.emit)
         self.toolbar.addSeparator()
         self.act_auto = self.toolbar.addAction(icon("select"), "Select all but best", self.select_all_but_best)
         self.act_auto.setToolTip("Select every copy except the best one of each group (highest resolution, then "
@@ -120,12 +140,12 @@ class DuplicatesView(QWidget):
         self.act_compare = self.toolbar.addAction(icon("compare"), "Compare", self._emit_compare)
         self.act_not_dup = self.toolbar.addAction(icon("not-duplicate"), "Not duplicates", self._emit_not_duplicates)
         self.toolbar.addSeparator()
-        self.act_trash = self.toolbar.addAction(icon("trash"), "Trash…", self.trash_requested)
+        self.act_trash = self.toolbar.addAction(icon("trash"), "Trash…", self.trash_requested.emit)
         self.act_trash.setToolTip("Move the selected copies to the trash (Delete)")
-        self.act_move = self.toolbar.addAction(icon("move"), "Move…", self.move_requested)
+        self.act_move = self.toolbar.addAction(icon("move"), "Move…", self.move_requested.emit)
         self.act_move.setToolTip("Move the selected copies to a folder you choose")
-        self.act_undo = self.toolbar.addAction(icon("undo"), "Undo", self.undo_requested)
-        self.act_export = self.toolbar.addAction(icon("export"), "Export…", self.export_requested)
+        self.act_undo = self.toolbar.addAction(icon("undo"), "Undo", self.undo_requested.emit)
+        self.act_export = self.toolbar.addAction(icon("export"), "Export…", self.export_requested.emit)
         self.toolbar.addSeparator()
         self.kind_filter = QComboBox()
         self.kind_filter.setObjectName("kindFilter")
@@ -144,13 +164,13 @@ class DuplicatesView(QWidget):
         # In this row, not the toolbar: a narrow window pushes the toolbar's last items
         # into its overflow menu, and the filter must stay in sight.
         slider_row.addWidget(self.kind_filter)
-        slider_row.addSpacing(12)
-        slider_row.addWidget(self.summary, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.stale_bar)
         layout.addLayout(slider_row)
+        layout.addWidget(self.summary)
         layout.addWidget(self.tree, 1)
         self._updating = False
         self._update_actions()
@@ -184,9 +204,9 @@ class DuplicatesView(QWidget):
         for n, g in enumerate(groups):
             removable = sum(m.row.size for m in g.members[1:])
             if g.kind == KIND_SHOTS:
-                text = f"Group {n + 1} · {LABELS[g.kind]} · {len(g.members)} shots of one moment, not copies"
+                text = f"Group {n + 1} · {LABELS[g.kind]} · {plural(len(g.members), 'shot')} of one moment, not copies"
             else:
-                text = f"Group {n + 1} · {LABELS[g.kind]} · {len(g.members)} photos · {human_bytes(removable)} removable"
+                text = f"Group {n + 1} · {LABELS[g.kind]} · {plural(len(g.members), 'photo')} · {human_bytes(removable)} removable"
             head = QStandardItem(text)
             head.setData(g.kind, KindRole)
             head.setForeground(QBrush(KIND_COLOURS.get(g.kind, QColor(0, 0, 0))))
@@ -254,11 +274,36 @@ class DuplicatesView(QWidget):
         size = sum(m.row.size for g in not_shots for m in g.members[1:])
         counts = {k: sum(1 for g in self.groups if g.kind == k) for k in (KIND_EXACT, KIND_COPIES, KIND_SHOTS)}
         sel = self.checked_members()
-        text = (f"{len(self.groups)} groups ({counts[KIND_EXACT]} exact, {counts[KIND_COPIES]} edited, "
-                f"{counts[KIND_SHOTS]} bursts) · {copies} removable copies · {human_bytes(size)}")
+        kinds = ", ".join(f"{counts[k]} {word}" for k, word in ((KIND_EXACT, "exact"), (KIND_COPIES, "edited"))
+                          if counts[k])
+        if counts[KIND_SHOTS]:
+            kinds += (", " if kinds else "") + plural(counts[KIND_SHOTS], "burst")
+        text = (f"{plural(len(self.groups), 'group')} ({kinds}) · {plural(copies, 'removable copy', 'removable copies')}"
+                f" · {human_bytes(size)}")
         if sel:
-            text += f" · <b>{len(sel)} selected ({human_bytes(sum(m.row.size for m in sel))})</b>"
+            text += f" · <b>{plural(len(sel), 'photo')} selected ({human_bytes(sum(m.row.size for m in sel))})</b>"
         self.summary.setText(text)
+
+    def set_searching(self) -> None:
+        self.summary.setText("Looking for duplicates…")
+        self.set_stale(None)
+
+    def search_stopped(self, why: str) -> None:
+        """A search ended without results (cancelled, failed): the groups shown before stay."""
+        if self.groups:
+            self._update_summary()
+        else:
+            self.summary.setText(f"{why}. Click “Find duplicates” (Ctrl+D) to look again.")
+
+    def set_stale(self, reason: str | None) -> None:
+        """Say that the shown groups predate a change of the library (None: they are current)."""
+        self.stale_bar.setVisible(reason is not None)
+        if reason is not None:
+            self.stale_label.setText(f"<b>These results are out of date:</b> {reason}. "
+                                     "Find duplicates again to include every photo.")
+
+    def is_stale(self) -> bool:
+        return not self.stale_bar.isHidden()
 
     # -- kind filter --------------------------------------------------------------------------
     def shown_kinds(self) -> tuple[str, ...]:
@@ -391,7 +436,14 @@ class DuplicatesView(QWidget):
             self.not_duplicates_requested.emit(*pair)
 
     def current_path(self) -> str | None:
+        """The photo the user has highlighted: the current row if selected, else the first
+        selected row (None when nothing is selected)."""
+        selection = self.tree.selectionModel()
         current = self.tree.currentIndex()
-        if not current.isValid():
-            return None
-        return self.model.itemFromIndex(current.siblingAtColumn(0)).data(PathRole)
+        if not current.isValid() or not selection.isSelected(current):
+            rows = selection.selectedRows()
+            if not rows:
+                return None
+            current = rows[0]
+        item = self.model.itemFromIndex(current.siblingAtColumn(0))
+        return item.data(PathRole) if item is not None else None

@@ -82,6 +82,10 @@ class Engine:
                 load()
         return getattr(self.lib.embedder, "model_id", "")
 
+    def model_id(self, ctx: TaskContext | None = None) -> str:
+        """The embedder's model id (the real one hashes its weight files the first time)."""
+        return str(getattr(self.lib.embedder, "model_id", "") or "unknown")
+
     # -- indexing --------------------------------------------------------------------
     def index(
         self, ctx: TaskContext, roots: Sequence[str], workers: int | None = None, forget: Sequence[str] = ()

@@ -20,22 +20,25 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.duplicates import GroupMember
+from ..core.group_kind import KIND_SHOTS
 from ..core.embedding import Embedder
 from ..core.export import write_csv, write_json
 from ..core.file_actions import ActionResult, is_under
 from ..core.indexer import IndexSummary
 from ..core.thumbnails import ThumbnailCache
 from . import dialogs, jobs
+from .about import AboutDialog
 from .compare_view import CompareDialog
 from .details_panel import DetailsPanel
 from .duplicates_view import DuplicatesView
 from .icons import app_icon, icon
 from .library_view import LibraryView
-from .models import PathRole, RowRole, human_bytes
+from .models import PathRole, RowRole, folder_hints, human_bytes
 from .problems_view import ProblemsView
 from .settings import AppSettings
 from .similar_view import SimilarView
 from .widgets import ElidedLabel, PhotoGrid
+from .wording import photos, plural
 from .workers import TaskRunner, ThumbnailLoader
 
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.jpe *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
@@ -74,6 +77,11 @@ class MainWindow(QMainWindow):
         self.last_summary: IndexSummary | None = None
         self.compare_dialog: CompareDialog | None = None
         self.preview_dialog: dialogs.PreviewDialog | None = None
+        self.about_dialog: AboutDialog | None = None
+        self.model_id: str | None = None
+        self.duplicates_searched = False  # a search ran, so the Duplicates tab shows its results
+        self._changes_since_search = {"added": 0, "changed": 0, "removed": 0}
+        self._forgetting: list[str] = []
         self._build_ui()
         self._build_actions()
         self.runner.finished.connect(self._on_finished)
@@ -106,7 +114,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.similar_view, icon("similar"), "Similar")
         self.tabs.addTab(self.duplicates_view, icon("duplicates"), "Duplicates")
         self.tabs.addTab(self.problems_view, icon("problem"), "Problems")
-        self.tabs.currentChanged.connect(lambda _: self._update_details())
+        self.tabs.currentChanged.connect(self._tab_changed)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.tabs)
         splitter.addWidget(self.details)
@@ -130,6 +138,7 @@ class MainWindow(QMainWindow):
         # View signals.
         for grid in (self.library_view.grid, self.similar_view.grid):
             grid.selectionModel().currentChanged.connect(lambda *_: self._update_details())
+            grid.selectionModel().selectionChanged.connect(lambda *_: self._update_details())
             grid.preview_requested.connect(self.preview_current)
             grid.doubleClicked.connect(lambda _: self.preview_current())
             grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -137,9 +146,11 @@ class MainWindow(QMainWindow):
         self.library_view.model.modelReset.connect(self._update_details)
         self.similar_view.model.modelReset.connect(self._update_details)
         self.library_view.sort_changed.connect(self._sort_changed)
+        self.library_view.add_folder_requested.connect(self.add_folder_dialog)
         self.library_view.thumb_size_changed.connect(self._thumb_size_changed)
         dv = self.duplicates_view
         dv.tree.selectionModel().currentChanged.connect(lambda *_: self._update_details())
+        dv.tree.selectionModel().selectionChanged.connect(lambda *_: self._update_details())
         dv.threshold_changed.connect(self._threshold_changed)
         dv.find_requested.connect(self.find_duplicates)
         dv.compare_requested.connect(self.compare)
@@ -181,6 +192,8 @@ class MainWindow(QMainWindow):
         self.act_preview = self._action("Preview", self.preview_current, "Space", None)
         self.act_cancel = self._action("Cancel", self.cancel_jobs, None, "cancel")
         self.act_quit = self._action("Quit", self.close, K.Quit, None)
+        self.act_about = self._action("About imgfinder", self.show_about, None, None,
+                                      "Version, model, licences and where the library is stored")
         menus = self.menuBar()
         m = menus.addMenu("&File")
         for a in (self.act_add, self.act_folders, self.act_rescan, None, self.act_export, None, self.act_quit):
@@ -197,6 +210,8 @@ class MainWindow(QMainWindow):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_preview)
+        m = menus.addMenu("&Help")
+        m.addAction(self.act_about)
         tb = QToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
@@ -226,7 +241,7 @@ class MainWindow(QMainWindow):
         self.settings.sort_key = self.library_view.sort_key()
         self.settings.sync()
         self._rows_timer.stop()
-        for dlg in (self.compare_dialog, self.preview_dialog):
+        for dlg in (self.compare_dialog, self.preview_dialog, self.about_dialog):
             if dlg is not None:
                 dlg.close()
         self.runner.shutdown()
@@ -248,6 +263,8 @@ class MainWindow(QMainWindow):
             self.similar_view.set_error(self._similar_path or "", message)
         if kind in ("index", "duplicates"):
             self._end_progress()
+        if kind == "duplicates":
+            self.duplicates_view.search_stopped(f"The search failed: {message}")
         if kind == "index":
             self.indexing = False
             self._rows_timer.stop()
@@ -261,6 +278,8 @@ class MainWindow(QMainWindow):
         if kind in ("index", "duplicates"):
             self._end_progress()
             self._status(f"{'Indexing' if kind == 'index' else 'Duplicate search'} cancelled")
+        if kind == "duplicates" and not self.runner.busy("duplicates"):
+            self.duplicates_view.search_stopped("The search was cancelled")
         if kind == "index":
             self.indexing = False
             self._rows_timer.stop()
@@ -282,7 +301,7 @@ class MainWindow(QMainWindow):
         if info.stage == "scan":
             text += f"… {info.done:,} found" if info.done else "…"
         elif info.stage in ("index", "duplicates", "verify") and info.total:
-            text += f" {info.done:,} / {info.total:,} " + ("pairs" if info.stage == "verify" else "photos")
+            text += f" {info.done:,} / {plural(info.total, 'pair' if info.stage == 'verify' else 'photo')}"
             if info.done and info.stage == "index":
                 text += f" · {info.rate:.1f} photos/s · {_fmt_eta(info.eta)}"
         else:
@@ -298,7 +317,7 @@ class MainWindow(QMainWindow):
 
     def _done_open(self, count: int) -> None:
         self.ready = True
-        self._status(f"{count:,} photos in the library" if count else "Add a photo folder to start (Ctrl+O)")
+        self._status(f"{photos(count)} in the library" if count else "Add a photo folder to start (Ctrl+O)")
         self.reload_rows()
         self.reload_problems()
         if self.settings.folders:
@@ -309,7 +328,7 @@ class MainWindow(QMainWindow):
             fn()
 
     def _done_warmup(self, model_id: str) -> None:
-        pass
+        self.model_id = model_id or self.model_id
 
     # -- library and indexing -----------------------------------------------------------------------
     def add_folder_dialog(self) -> None:
@@ -351,6 +370,7 @@ class MainWindow(QMainWindow):
         self.indexing = True
         self.library_view.update_count(indexing=True)
         removed = list(forget or [])
+        self._forgetting = removed
         if removed:
             self.runner.submit("index", lambda ctx: self.engine.index(ctx, roots, forget=removed))
         else:
@@ -373,23 +393,66 @@ class MainWindow(QMainWindow):
         self.reload_rows()
         self.reload_problems()
         state = "cancelled" if summary.cancelled else "done"
-        text = (f"Indexing {state}: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
-                f"{summary.removed} removed")
+        text = (f"Indexing {state}: {photos(summary.added)} added, {summary.updated:,} updated, "
+                f"{summary.unchanged:,} unchanged, {summary.removed:,} removed")
         if summary.failed or summary.problems:
-            text += f", {len(summary.problems)} could not be read (see Problems)"
+            text += f", {plural(len(summary.problems), 'file')} could not be read (see Problems)"
         self._status(text)
+        forgot, self._forgetting = self._forgetting, []
+        changes = self._changes_since_search
+        changes["added"] += summary.added
+        changes["changed"] += summary.updated + summary.rederived
+        changes["removed"] += summary.removed
+        if self.duplicates_searched and (summary.added or summary.updated or summary.removed or summary.rederived
+                                         or forgot or summary.index_rebuilt):
+            self._duplicates_out_of_date(bool(forgot))
+
+    # -- results that predate a change of the library ----------------------------------------------
+    def _duplicates_out_of_date(self, folders_removed: bool = False) -> None:
+        """The library changed after the shown duplicate search: say so, and search again at
+        once where that disturbs nothing (the tab is not in view, or shows no groups); a
+        user reviewing groups is not pulled from under, but offered "Find again"."""
+        if self.runner.busy("duplicates"):
+            return  # a search is queued behind the indexing: it will see the new photos
+        self.duplicates_view.set_stale(self._changes_text(folders_removed))
+        if self.tabs.currentIndex() == TAB_DUPLICATES and not self.duplicates_view.groups:
+            self.find_duplicates()
+
+    def _changes_text(self, folders_removed: bool) -> str:
+        """E.g. "3 photos were added and 1 removed since this search"."""
+        c = self._changes_since_search
+        parts = [f"{n:,} {verb}" for n, verb in ((c["added"], "added"), (c["changed"], "changed"), (c["removed"], "removed")) if n]
+        if parts:
+            first, _, verb = parts[0].partition(" ")
+            parts[0] = f"{photos(int(first.replace(',', '')))} {'was' if first == '1' else 'were'} {verb}"
+            text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        else:
+            text = "the library changed"
+        if folders_removed:
+            text += "; a folder was removed from the library"
+        return text + " since this search"
+
+    def _tab_changed(self, index: int) -> None:
+        self._update_details()
+        if index == TAB_DUPLICATES and self.duplicates_view.is_stale() and not self.runner.busy("duplicates"):
+            self.find_duplicates()  # the user comes back to results the library outgrew
 
     def reload_rows(self) -> None:
         if not self.ready:
             return
         key = self.library_view.sort_key()
-        self.runner.submit("rows", lambda ctx: self.engine.rows(ctx, key), cancel_running=True)
+        def work(ctx):
+            rows = self.engine.rows(ctx, key)
+            return rows, folder_hints(r.path for r in rows)
 
-    def _done_rows(self, rows) -> None:
+        self.runner.submit("rows", work, cancel_running=True)
+
+    def _done_rows(self, result) -> None:
+        rows, hints = result
         grid = self.library_view.grid
         current = grid.currentIndex().data(PathRole)
         scroll = grid.verticalScrollBar().value()
-        self.library_view.model.set_rows(rows)
+        self.library_view.model.set_rows(rows, hints=hints)
         if current:
             ix = self.library_view.model.index_of_path(current) if len(rows) < 200_000 else QModelIndex()
             if ix.isValid():
@@ -414,12 +477,23 @@ class MainWindow(QMainWindow):
         self.similar_view.grid.set_thumb_side(side)
 
     # -- details, preview ---------------------------------------------------------------------------
+    @staticmethod
+    def _selected_index(grid: PhotoGrid) -> QModelIndex:
+        """The current item if it is selected, else the first selected one, else none: what
+        the user sees highlighted (a current item the user deselected does not count)."""
+        selection = grid.selectionModel()
+        current = grid.currentIndex()
+        if current.isValid() and selection.isSelected(current):
+            return current
+        chosen = selection.selectedIndexes()
+        return min(chosen, key=lambda ix: ix.row()) if chosen else QModelIndex()
+
     def current_path(self) -> str | None:
         tab = self.tabs.currentIndex()
         if tab == TAB_LIBRARY:
-            return self.library_view.grid.currentIndex().data(PathRole)
+            return self._selected_index(self.library_view.grid).data(PathRole)
         if tab == TAB_SIMILAR:
-            return self.similar_view.grid.currentIndex().data(PathRole)
+            return self._selected_index(self.similar_view.grid).data(PathRole)
         if tab == TAB_DUPLICATES:
             return self.duplicates_view.current_path()
         return None
@@ -428,9 +502,9 @@ class MainWindow(QMainWindow):
         tab = self.tabs.currentIndex()
         row = None
         if tab == TAB_LIBRARY:
-            row = self.library_view.grid.currentIndex().data(RowRole)
+            row = self._selected_index(self.library_view.grid).data(RowRole)
         elif tab == TAB_SIMILAR:
-            row = self.similar_view.grid.currentIndex().data(RowRole)
+            row = self._selected_index(self.similar_view.grid).data(RowRole)
         elif tab == TAB_DUPLICATES:
             pair = None
             path = self.duplicates_view.current_path()
@@ -467,12 +541,31 @@ class MainWindow(QMainWindow):
         if not path:
             return
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.addAction(icon("similar"), "Find similar", lambda: self.find_similar(path))
         menu.addAction("Preview", self.preview_current)
         menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path))))
         menu.addSeparator()
         menu.addAction(icon("trash"), "Move to trash…", self.trash_selection)
-        menu.exec(grid.viewport().mapToGlobal(pos))
+        menu.popup(grid.viewport().mapToGlobal(pos))  # no nested event loop: work results keep arriving
+
+    # -- help ----------------------------------------------------------------------------------------
+    def show_about(self) -> None:
+        """The About box (not modal): version, model, licences and the data folder."""
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(self.data_dir, self)
+            self.about_dialog.open_folder_requested.connect(
+                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.data_dir))))
+        self.about_dialog.set_model_id(self.model_id)
+        self.about_dialog.show()
+        self.about_dialog.raise_()
+        if self.model_id is None:  # reading it hashes the weight files: a worker's job
+            self.when_ready(lambda: self.runner.submit("about", lambda ctx: self.engine.model_id()))
+
+    def _done_about(self, model_id: str) -> None:
+        self.model_id = model_id
+        if self.about_dialog is not None:
+            self.about_dialog.set_model_id(model_id)
 
     # -- similar -------------------------------------------------------------------------------------
     _similar_path: str | None = None
@@ -500,7 +593,7 @@ class MainWindow(QMainWindow):
     def _done_similar(self, result) -> None:
         path, hits = result
         self.similar_view.set_results(path, hits)
-        self._status(f"{len(hits)} similar photos")
+        self._status(f"{plural(len(hits), 'similar photo')}")
 
     # -- drop and paste --------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -550,8 +643,10 @@ class MainWindow(QMainWindow):
 
     # -- duplicates -------------------------------------------------------------------------------------
     def find_duplicates(self) -> None:
+        self.duplicates_searched = True
+        self._changes_since_search = {"added": 0, "changed": 0, "removed": 0}
+        self.duplicates_view.set_searching()
         self.tabs.setCurrentIndex(TAB_DUPLICATES)
-        self.duplicates_view.summary.setText("Looking for duplicates…")
         threshold = self.duplicates_view.threshold()
         hidden = set(self.hidden)
 
@@ -570,8 +665,13 @@ class MainWindow(QMainWindow):
 
     def _show_groups(self, groups) -> None:
         self.duplicates_view.set_groups(groups, self.settings.reference_folders)
-        copies = sum(len(g.members) - 1 for g in groups)
-        self._status(f"{len(groups)} duplicate groups, {copies} removable copies")
+        copy_groups = [g for g in groups if g.kind != KIND_SHOTS]  # burst shots are different photos
+        copies = sum(len(g.members) - 1 for g in copy_groups)
+        text = (f"{plural(len(copy_groups), 'duplicate group')}, "
+                f"{plural(copies, 'removable copy', 'removable copies')}")
+        if len(copy_groups) < len(groups):
+            text += f"; {plural(len(groups) - len(copy_groups), 'group')} of burst shots (different photos, not copies)"
+        self._status(text)
 
     def _threshold_changed(self, threshold: float) -> None:
         self.settings.threshold = threshold
@@ -648,7 +748,9 @@ class MainWindow(QMainWindow):
         reference = self.settings.reference_folders
         movable = [r for r in rows if not is_under(r.path, reference)]
         if len(movable) < len(rows):
-            self._status(f"{len(rows) - len(movable)} photos are in reference folders and stay where they are")
+            stay = len(rows) - len(movable)
+            self._status(f"{photos(stay)} {'is' if stay == 1 else 'are'} in reference folders and "
+                         f"{'stays' if stay == 1 else 'stay'} where {'it is' if stay == 1 else 'they are'}")
         return movable
 
     def trash_selection(self) -> None:
@@ -680,7 +782,7 @@ class MainWindow(QMainWindow):
         if action == "undo":
             restored = {dst for _, dst in res.done}
             self.hidden -= restored | {src for src, _ in res.done}
-            text = f"Undone: {len(res.done)} photos put back" if res.done else "Nothing to undo"
+            text = f"Undone: {photos(len(res.done))} put back" if res.done else "Nothing to undo"
         else:
             moved = {src for src, _ in res.done}
             self.hidden |= moved
@@ -688,9 +790,9 @@ class MainWindow(QMainWindow):
             self.library_view.model.remove_paths(moved)
             self.similar_view.model.remove_paths(moved)
             where = "to the trash" if action == "trash" else "to the folder"
-            text = f"Moved {len(res.done)} photos ({human_bytes(res.bytes)}) {where} — Undo with Ctrl+Z"
+            text = f"Moved {photos(len(res.done))} ({human_bytes(res.bytes)}) {where} — Undo with Ctrl+Z"
         if res.failed:
-            text += f"; {len(res.failed)} failed"
+            text += f"; {len(res.failed):,} failed"
             QMessageBox.warning(self, "Some photos were not moved",
                                 "\n".join(f"{p}: {why}" for p, why in res.failed[:20]))
         self._status(text)

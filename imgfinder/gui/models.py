@@ -8,7 +8,8 @@ the delegate on demand.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
@@ -17,6 +18,7 @@ from ..core.catalog import FileRow
 PathRole = Qt.ItemDataRole.UserRole + 1
 RowRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
+FolderHintRole = Qt.ItemDataRole.UserRole + 4  # the parent folder(s) shown when a file name repeats
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -24,9 +26,33 @@ _Index = QModelIndex | QPersistentModelIndex
 def human_bytes(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+            if unit == "bytes":
+                return "1 byte" if n == 1 else f"{n:.0f} bytes"
+            return f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
+
+
+def folder_hints(paths: Iterable[str]) -> dict[str, str]:
+    """For every file whose name occurs more than once in ``paths``: the fewest trailing
+    parent folders that tell it apart from its namesakes ("Holidays 2023", or
+    "2023/Phone" when two parents share a name). Files with a unique name are left out.
+    Linear in the number of paths (run in a worker for the library's rows)."""
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for p in paths:
+        by_name[os.path.basename(p)].append(p)
+    hints: dict[str, str] = {}
+    for group in by_name.values():
+        if len(group) < 2:
+            continue
+        parents = {p: os.path.dirname(p).split(os.sep) for p in group}
+        depth = max(len(v) for v in parents.values())
+        for k in range(1, depth + 1):
+            tails = {p: "/".join(v[-k:]).lstrip("/") or "/" for p, v in parents.items()}
+            if len(set(tails.values())) == len(group) or k == depth:
+                break
+        hints.update(tails)
+    return hints
 
 
 class PhotoListModel(QAbstractListModel):
@@ -36,6 +62,7 @@ class PhotoListModel(QAbstractListModel):
         super().__init__(parent)
         self._rows: list[FileRow] = []
         self._scores: list[float] | None = None
+        self._hints: dict[str, str] = {}
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -45,7 +72,10 @@ class PhotoListModel(QAbstractListModel):
             return None
         row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(row.path)
+            hint = self._hints.get(row.path)
+            return f"{hint}/{os.path.basename(row.path)}" if hint else os.path.basename(row.path)
+        if role == FolderHintRole:
+            return self._hints.get(row.path)
         if role == PathRole:
             return row.path
         if role == RowRole:
@@ -58,20 +88,28 @@ class PhotoListModel(QAbstractListModel):
             return f"{score}{row.path}\n{dims}{human_bytes(row.size)}"
         return None
 
-    def set_rows(self, rows: Sequence[FileRow], scores: Sequence[float] | None = None) -> None:
-        """Replace the rows; appends without a reset when the old list is a prefix."""
+    def set_rows(self, rows: Sequence[FileRow], scores: Sequence[float] | None = None,
+                 hints: dict[str, str] | None = None) -> None:
+        """Replace the rows; appends without a reset when the old list is a prefix.
+        ``hints`` are the rows' ``folder_hints`` (computed here when not given)."""
         rows = list(rows)
         old = self._rows
+        hints = folder_hints(r.path for r in rows) if hints is None else hints
         if scores is None and self._scores is None and old and len(rows) > len(old) and all(
             a.id == b.id for a, b in zip(old, rows[: len(old)])
         ):
+            relabel = hints != self._hints
             self.beginInsertRows(QModelIndex(), len(old), len(rows) - 1)
             self._rows = rows
+            self._hints = hints
             self.endInsertRows()
+            if relabel:  # a new photo may share its name with one already shown
+                self.dataChanged.emit(self.index(0, 0), self.index(len(old) - 1, 0), [Qt.ItemDataRole.DisplayRole])
             return
         self.beginResetModel()
         self._rows = rows
         self._scores = list(scores) if scores is not None else None
+        self._hints = hints
         self.endResetModel()
 
     def remove_paths(self, paths: set[str]) -> None:
@@ -82,6 +120,8 @@ class PhotoListModel(QAbstractListModel):
         self._rows = [self._rows[i] for i in keep]
         if self._scores is not None:
             self._scores = [self._scores[i] for i in keep]
+        # Fewer namesakes can only make hints unneeded; the reload that follows a move recomputes them.
+        self._hints = {p: h for p, h in self._hints.items() if p not in paths}
         self.endResetModel()
 
     def row_at(self, i: int) -> FileRow:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from .wording import plural
+
 
 class ProblemsView(QWidget):
     def __init__(self, parent=None) -> None:
@@ -32,7 +34,7 @@ class ProblemsView(QWidget):
             b.setToolTip(reason)
             self.table.setItem(r, 0, a)
             self.table.setItem(r, 1, b)
-        self.label.setText(f"{len(problems)} file{'s' if len(problems) != 1 else ''} could not be read:" if problems
+        self.label.setText(f"{plural(len(problems), 'file')} could not be read:" if problems
                            else "No problems: every photo could be read.")
 
     def count(self) -> int:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from ..core.library import SimilarHit
 from .models import PhotoListModel
 from .widgets import ElidedLabel, PhotoGrid
+from .wording import photos
 from .workers import ThumbnailLoader
 
 
@@ -58,7 +59,7 @@ class SimilarView(QWidget):
     def set_results(self, path: str, hits: list[SimilarHit]) -> None:
         self.query_path = path
         best = f" — best match {hits[0].score * 100:.1f}%" if hits else ""
-        self.title.set_full_text(f"{len(hits)} photos similar to {os.path.basename(path)}{best}")
+        self.title.set_full_text(f"{photos(len(hits))} similar to {os.path.basename(path)}{best}")
         self.query_label.set_full_text(path)
         self.model.set_rows([h.row for h in hits], [h.score for h in hits])
         self._refresh_query_thumb()

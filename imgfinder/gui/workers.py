@@ -61,6 +61,8 @@ class _Task(QRunnable):
             result, error = self.fn(self.ctx), None
         except Cancelled as exc:
             result, error = None, exc
+        except DecodeError as exc:  # a photo that cannot be read: told to the user, not a bug to trace
+            result, error = None, exc.reason
         except Exception as exc:  # noqa: BLE001 - reported to the user, never lost
             traceback.print_exc()
             result, error = None, f"{type(exc).__name__}: {exc}"
@@ -105,6 +107,10 @@ class TaskRunner(QObject):
 
     def busy(self, kind: str) -> bool:
         return kind in self._running or kind in self._pending
+
+    def idle(self) -> bool:
+        """Nothing running and nothing waiting, of any kind."""
+        return not self._running and not self._pending
 
     def cancel(self, kind: str) -> None:
         self._pending.pop(kind, None)
