@@ -5,7 +5,8 @@
 Builds a library in a temporary folder from the shared photos plus edited copies
 (resized, cropped, recompressed, an exact copy, an unreadable file), opens the real
 ``MainWindow`` (the Keras model unless ``--fake``), adds the folder, drops an outside
-photo on the window, finds duplicates and opens the compare view, grabbing each view.
+photo on the window, finds duplicates and opens the compare view and the About box, grabbing each view
+(the empty first window too).
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def main() -> int:
             print("wrote", path)
 
         pump(0.5)
+        shot(window, "empty")  # the first window: a call to action
         window.add_folders([str(lib)])
         end = time.monotonic() + 600
         while not (window.progress_bar.isVisible() and window.progress_bar.value() >= 32) and "index" not in done:
@@ -163,6 +165,9 @@ def main() -> int:
 
         window.tabs.setCurrentIndex(3)
         shot(window, "problems")
+        window.show_about()
+        pump(2.0)  # the model id is read in a worker
+        shot(window.about_dialog, "about")
         window.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
