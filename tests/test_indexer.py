@@ -187,3 +187,14 @@ def test_unlistable_subfolder_keeps_its_rows(library: Library, small_photos, tmp
     summary, _ = run(library, [tmp_path / "lib"])
     assert summary.removed == 0 and library.catalog.count() == 9
     assert any("cannot list folder" in reason for _, reason in summary.problems)
+
+
+def test_summary_counts_what_was_skipped(library: Library, small_photos, tmp_path: Path) -> None:
+    lib_dir = tmp_path / "lib"
+    (lib_dir / ".thumbs").mkdir()
+    shutil.copy(small_photos[0], lib_dir / ".thumbs" / "t.jpg")
+    (lib_dir / "._x.jpg").write_bytes(b"\0\5\26\7")
+    (lib_dir / "readme.txt").write_text("hi")
+    summary, _ = run(library, [lib_dir])
+    assert summary.added == 8
+    assert summary.as_dict()["skipped"] == {"appledouble": 1, "hidden_folder": 1, "not_a_photo": 1}

@@ -95,13 +95,18 @@ def test_a_crash_loses_at_most_the_current_batch(tmp_path: Path, many_photos) ->
     with Library(data, CrashingEmbedder(crash_on_call=4)) as lib:
         with pytest.raises(RuntimeError, match="simulated crash"):
             list(lib.indexer(batch_size=5, workers=2).run([str(tmp_path / "lib")]))
-    # Reopen as after a restart: the three committed batches are there, nothing else.
+    # Reopen as after a restart: the three embedded batches are there, and the facts
+    # (hash, size, layout) of the batch the model crashed on were committed before it.
     fresh = FakeEmbedder()
     with Library(data, fresh) as lib:
-        assert lib.catalog.count() == 15
+        ids, _ = lib.catalog.embeddings(fresh.model_id)
+        assert len(ids) == 15
+        facts = lib.catalog.count()
+        assert facts >= 20 and all(r.hash for r in lib.catalog.rows())
         ix = lib.indexer(batch_size=5, workers=2)
         list(ix.run([str(tmp_path / "lib")]))
         assert (ix.summary.unchanged, ix.summary.added, ix.summary.decoded) == (15, 25, 25)
+        assert ix.summary.resumed == facts - 15
         assert fresh.images == 25
 
 
@@ -134,3 +139,63 @@ def test_model_is_warmed_up_in_the_background_only_when_needed(tmp_path: Path, m
     with Library(tmp_path / "data", again) as lib:
         list(lib.indexer(batch_size=8, workers=2).run([str(tmp_path / "lib")]))
     assert again.load_calls == 0  # nothing changed: the model is never loaded
+
+
+_KILLED_RUN = """
+import sys, time
+sys.path[:0] = [sys.argv[3], sys.argv[4]]
+from conftest import FakeEmbedder
+from imgfinder.core.library import Library
+
+class SlowToLoad(FakeEmbedder):
+    def embed(self, images):
+        time.sleep(120)  # like the real model's first call: it loads (seconds), here for ever
+        return super().embed(images)
+
+with Library(sys.argv[1], SlowToLoad()) as lib:
+    for _ in lib.indexer(batch_size=8, workers=2).run([sys.argv[2]]):
+        pass
+"""
+
+
+def test_a_kill_while_the_model_loads_keeps_what_was_read(tmp_path: Path, many_photos) -> None:
+    """The first commit must not wait for the model: a run killed while it loads keeps the
+    facts of every photo read so far, and the next run finishes them without losing them."""
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parent.parent
+    data = tmp_path / "data"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_RUN, str(data), str(tmp_path / "lib"), str(repo), str(repo / "tests")],
+    )
+    facts = 0
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.2)
+            try:
+                with sqlite3.connect(data / "catalog.sqlite3", timeout=5) as db:
+                    facts = db.execute("SELECT COUNT(*) FROM files WHERE hash IS NOT NULL AND layout IS NOT NULL").fetchone()[0]
+            except sqlite3.Error:
+                continue
+            if facts >= 8:
+                break
+    finally:
+        child.kill()
+        child.wait()
+    assert facts >= 8, "nothing was committed while the model loaded"
+    fresh = FakeEmbedder()
+    with Library(data, fresh) as lib:
+        assert lib.catalog.embeddings(fresh.model_id)[0].size == 0  # killed before any embedding
+        kept = {r.path: r.hash for r in lib.catalog.rows()}
+        ix = lib.indexer(batch_size=8, workers=2)
+        list(ix.run([str(tmp_path / "lib")]))
+        s = ix.summary
+        assert (s.added, s.updated, s.failed) == (40, 0, 0)
+        assert s.resumed == len(kept) and s.resumed >= 8
+        after = {r.path: r.hash for r in lib.catalog.rows()}
+        assert all(after[p] == h for p, h in kept.items())
+        assert lib.catalog.embeddings(fresh.model_id)[0].size == 40

@@ -1,7 +1,9 @@
 import os
+import socket
+from collections import Counter
 from pathlib import Path
 
-from imgfinder.core.scanner import ScanProblem, scan
+from imgfinder.core.scanner import SKIP_REASONS, ScanProblem, scan
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
@@ -56,3 +58,41 @@ def test_missing_root_is_a_problem_not_a_crash(tmp_path: Path) -> None:
 def test_single_file_root(tmp_path: Path) -> None:
     f = touch(tmp_path / "x.jpg")
     assert [s.path for s in scan([f])] == [str(f)]
+
+
+def test_what_is_left_out_is_counted_with_its_reason(tmp_path: Path) -> None:
+    """Issue #12: files skipped on purpose are counted, so the numbers add up."""
+    touch(tmp_path / "a.jpg")
+    touch(tmp_path / ".hidden" / "b.jpg")
+    touch(tmp_path / ".git" / "objects" / "c.jpg")
+    touch(tmp_path / "@eaDir" / "d.jpg")
+    touch(tmp_path / "node_modules" / "e.png")
+    touch(tmp_path / "._a.jpg")
+    touch(tmp_path / "._notes.txt")
+    touch(tmp_path / "notes.txt")
+    touch(tmp_path / "raw.CR2")
+    os.link(tmp_path / "a.jpg", tmp_path / "again.jpg")
+    os.symlink(tmp_path / "a.jpg", tmp_path / "0_link.jpg")
+    skipped: Counter[str] = Counter()
+    assert names(scan([tmp_path], skipped=skipped)) == ["a.jpg"]
+    assert skipped == {"hidden_folder": 2, "system_folder": 2, "appledouble": 2, "not_a_photo": 2, "same_file": 2}
+    assert set(skipped) <= set(SKIP_REASONS)
+
+
+def test_entries_that_are_not_files_are_problems_not_photos(tmp_path: Path) -> None:
+    touch(tmp_path / "good.jpg")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock.png"))
+    sock.close()
+    os.symlink(tmp_path / "missing.jpg", tmp_path / "dangling.jpg")
+    os.symlink(tmp_path / "loop2.jpg", tmp_path / "loop1.jpg")
+    os.symlink(tmp_path / "loop1.jpg", tmp_path / "loop2.jpg")
+    problems: list[ScanProblem] = []
+    assert names(scan([tmp_path], problems)) == ["good.jpg"]
+    reasons = {os.path.basename(p.path): p.reason for p in problems}
+    assert "named pipe" in reasons["pipe.jpg"] and "socket" in reasons["sock.png"]
+    assert "broken symlink" in reasons["dangling.jpg"]
+    assert "loop" in reasons["loop1.jpg"] and "loop" in reasons["loop2.jpg"]
+    problems.clear()
+    assert list(scan([tmp_path / "pipe.jpg"], problems)) == [] and "named pipe" in problems[0].reason

@@ -50,9 +50,47 @@ class DuplicateGroup:
 
 
 def keep_rank(row: FileRow) -> tuple:
-    """Sort key for 'best copy first': most pixels, then largest file, then oldest."""
+    """Sort key for 'best copy first': most pixels, then largest file, then a real file
+    before a symlink, then oldest, then by path.
+
+    A symlink is never kept over the file it points to: the two are one photo, and only
+    the real path is offered (``same_file_aliases``); between equal copies a real file is
+    kept rather than a link, whose target may go with the copies.
+    """
     pixels = (row.width or 0) * (row.height or 0)
-    return (-pixels, -row.size, row.mtime_ns, row.path)
+    return (-pixels, -row.size, os.path.islink(row.path), row.mtime_ns, row.path)
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)  # follows symlinks: a link and its target give the same id
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if st.st_ino else None
+
+
+def same_file_aliases(rows: list[FileRow], indices: list[int]) -> dict[int, int]:
+    """Among ``indices`` (rows with identical content), paths that are one file on disk.
+
+    The rule: two paths that resolve to the same (device, inode) -- a symlink and its
+    target, two symlinks to one file, or hard links -- are one photo, never duplicates of
+    each other: trashing one would delete the photo (a hard link) or leave the other
+    dangling (a symlink). One path represents the file: a real path before a symlink,
+    then by ``keep_rank``. Returns {alias row -> representative row}; the aliases are
+    left out of duplicate groups. Only rows with the same content hash are compared, as
+    one file always has one content.
+    """
+    by_file: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i in indices:
+        key = _file_id(rows[i].path)
+        if key is not None:
+            by_file[key].append(i)
+    aliases: dict[int, int] = {}
+    for same in by_file.values():
+        if len(same) > 1:
+            keep = min(same, key=lambda i: (os.path.islink(rows[i].path), keep_rank(rows[i])))
+            aliases.update((i, keep) for i in same if i != keep)
+    return aliases
 
 
 @dataclass
@@ -74,10 +112,16 @@ class DuplicateFinder:
             by_hash[row.hash or f"row:{row.id}"].append(i)
         self._rep_of = np.empty(len(self.rows), dtype=np.int64)
         for members in by_hash.values():
+            # Exact copies: one path per file on disk; the other paths to it are no copies.
+            aliases = same_file_aliases(self.rows, members) if len(members) > 1 else {}
+            if aliases:
+                members = [i for i in members if i not in aliases]
             rep = members[0]
             self._reps.append(rep)
             self._copies[rep] = members
             self._rep_of[members] = rep
+            if aliases:
+                self._rep_of[list(aliases)] = rep  # neighbours found through an alias count for the file
         self.verifier = LayoutVerifier(self.layouts) if self.layouts is not None else None
         self.stats = VerificationStats()  # of the last grouping
 

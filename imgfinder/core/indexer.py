@@ -1,16 +1,23 @@
 """The indexing pipeline: scan, decide what changed, read + decode in a thread pool,
-embed in batches, commit each batch in one transaction, then rebuild the Annoy index.
+embed in batches, commit each batch, then rebuild the Annoy index.
 
 Pillow releases the GIL while decoding and resizing, so decoder threads overlap with
 each other and with the model. The number of files in flight is bounded, so memory stays
 flat however large the folder is. Cancelling stops after the current batch is committed.
+
+What a file's reading found (hash, size, mtime, dimensions, layout signature, or why it
+could not be read) is committed *before* the model is asked for its embedding, together
+with every other photo already decoded: the model's first call can take seconds (it
+loads), and a run killed then keeps that work. A row with facts but no embedding is
+finished by the next run (counted in ``added`` and ``resumed``): its stored hash is kept,
+and its pixels are decoded again unless identical bytes already have an embedding.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +26,7 @@ import numpy as np
 
 from .ann_index import IndexStore
 from .catalog import Catalog, FileRecord, KnownContent
-from .decoder import DecodedImage, DecodeError, decode_for_model, hash_bytes, read_file
+from .decoder import DecodedImage, DecodeError, PhotoFile
 from .embedding import Embedder, copy_vectors, describe, feature_id_of, retrieval_id_of, retrieval_vectors
 from .progress import CancelToken, Cancelled, Progress
 from .scanner import ScannedFile, ScanProblem, scan
@@ -35,15 +42,20 @@ class IndexSummary:
     decoded: int = 0  # files actually decoded this run (0 on an unchanged re-index)
     reused: int = 0  # files whose embedding was copied from an identical file
     rederived: int = 0  # files whose copy vector was remade from the stored descriptor (new head)
+    resumed: int = 0  # of ``added``: facts committed by an interrupted run, embedded now
     cancelled: bool = False
     problems: list[tuple[str, str]] = field(default_factory=list)
     index_rebuilt: bool = False
+    # Left out of the scan on purpose, by scanner.SKIP_REASONS key (folders count as one).
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "removed": self.removed, "failed": self.failed, "decoded": self.decoded,
-            "reused": self.reused, "rederived": self.rederived, "cancelled": self.cancelled, "index_rebuilt": self.index_rebuilt,
+            "reused": self.reused, "rederived": self.rederived, "resumed": self.resumed,
+            "cancelled": self.cancelled, "index_rebuilt": self.index_rebuilt,
+            "skipped": dict(sorted(self.skipped.items())),
             "problems": [{"path": p, "reason": r} for p, r in self.problems],
         }
 
@@ -52,6 +64,7 @@ class IndexSummary:
 class _Work:
     file: ScannedFile
     is_new: bool
+    resume: bool = False  # the catalog has its facts (an interrupted run), not its embedding
 
 
 @dataclass
@@ -61,6 +74,24 @@ class _Result:
     content_hash: str | None = None
     known: KnownContent | None = None  # same bytes already embedded: nothing to decode
     error: str | None = None
+    size: int | None = None  # of the bytes actually read (fstat of the open file)
+    mtime_ns: int | None = None
+
+    def record(self, content: KnownContent | None = None) -> FileRecord:
+        """The catalog row: facts only until ``content`` (an embedding) is known."""
+        f = self.work.file
+        size = f.size if self.size is None else self.size
+        mtime_ns = f.mtime_ns if self.mtime_ns is None else self.mtime_ns
+        if self.error is not None:
+            return FileRecord(f.path, size, mtime_ns, error=self.error)
+        if content is None and self.decoded is not None:
+            d = self.decoded
+            return FileRecord(f.path, size, mtime_ns, self.content_hash, d.width, d.height, layout=d.layout)
+        assert content is not None
+        return FileRecord(
+            f.path, size, mtime_ns, self.content_hash, content.width, content.height, content.embedding,
+            layout=content.layout, descriptor=content.descriptor,
+        )
 
 
 def default_workers() -> int:
@@ -121,8 +152,10 @@ class Indexer:
         scanning = Progress("scan", message="looking for photos")
         yield scanning
         scan_problems: list[ScanProblem] = []
+        skipped: Counter[str] = Counter()
+        summary.skipped = skipped  # type: ignore[assignment]  # a Counter is a dict
         found: list[ScannedFile] = []
-        for n, item in enumerate(scan(roots, scan_problems)):
+        for n, item in enumerate(scan(roots, scan_problems, skipped)):
             found.append(item)
             if n % 1000 == 999:
                 scanning.done = n + 1
@@ -141,6 +174,8 @@ class Indexer:
                 work.append(_Work(f, True))
             elif state.size != f.size or state.mtime_ns != f.mtime_ns:
                 work.append(_Work(f, False))
+            elif state.error is None and state.model_id is None:
+                work.append(_Work(f, True, resume=True))  # facts of an interrupted run
             elif state.error is None and state.model_id != model_id:
                 if state.feature_id == feature_id:
                     rederive.append(state.id)  # only the head changed: no decoding
@@ -204,12 +239,25 @@ class Indexer:
     def _read(self, item: _Work, known: dict[str, KnownContent], model_id: str) -> _Result:
         path = item.file.path
         try:
-            data = read_file(path)
-            content_hash = hash_bytes(data)
-            match = known.get(content_hash) or self.catalog.known_content(content_hash, model_id)
+            if item.resume:  # the hash of these very bytes is in the catalog already
+                row = self.catalog.row_for_path(path)
+                stored = row.hash if row is not None else None
+                match = stored and (known.get(stored) or self.catalog.known_content(stored, model_id))
+                if match:
+                    return _Result(item, content_hash=stored, known=match)
+            with PhotoFile(path) as photo:  # a regular file whose header is an image's
+                size, mtime_ns = photo.stat.st_size, photo.stat.st_mtime_ns
+                content_hash = photo.content_hash()  # streamed, never the whole file at once
+                match = known.get(content_hash) or self.catalog.known_content(content_hash, model_id)
+                if match is not None:
+                    decoded = None
+                else:
+                    decoded = photo.decode_for_model(self.embedder.input_size, content_hash)
+                if photo.changed():
+                    raise DecodeError("the file changed while it was being read (it is read again next time)")
             if match is not None:
-                return _Result(item, content_hash=content_hash, known=match)
-            return _Result(item, decode_for_model(path, self.embedder.input_size, data, content_hash), content_hash)
+                return _Result(item, content_hash=content_hash, known=match, size=size, mtime_ns=mtime_ns)
+            return _Result(item, decoded, content_hash, size=size, mtime_ns=mtime_ns)
         except DecodeError as exc:
             return _Result(item, error=exc.reason)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a scan
@@ -220,68 +268,89 @@ class Indexer:
         yield progress
         known: dict[str, KnownContent] = {}  # content embedded earlier in this run
         in_flight: deque[Future[_Result]] = deque()
+        waiting: deque[_Result] = deque()  # facts committed, embedding not made yet
+        taken: list[_Result] = []  # read, facts not committed yet
         limit = self.in_flight
         _warm_up(self.embedder)
         pending = iter(work)
-        batch: list[_Result] = []
         with ThreadPoolExecutor(self.workers, thread_name_prefix="imgfinder-decode") as pool:
             try:
                 while True:
-                    while len(in_flight) < limit:
+                    while len(in_flight) + len(waiting) + len(taken) < limit:
                         nxt = next(pending, None)
                         if nxt is None:
                             break
                         in_flight.append(pool.submit(self._read, nxt, known, model_id))
-                    if not in_flight:
+                    if not in_flight and not waiting and not taken:
                         break
-                    batch.append(in_flight.popleft().result())
-                    if len(batch) >= self.batch_size or not in_flight:
-                        self._commit(batch, model_id, known)
-                        progress.done += len(batch)
-                        batch = []
-                        yield progress
-                        cancel.raise_if_cancelled()
+                    if in_flight:
+                        taken.append(in_flight.popleft().result())
+                    if len(taken) + len(waiting) < self.batch_size and in_flight:
+                        continue
+                    # The model may be about to load (seconds): first commit the facts of
+                    # this batch and of every photo already read behind it.
+                    while in_flight and in_flight[0].done():
+                        taken.append(in_flight.popleft().result())
+                    progress.done += self._commit_facts(taken, known, waiting)
+                    taken = []
+                    batch = [waiting.popleft() for _ in range(min(self.batch_size, len(waiting)))]
+                    self._commit(batch, model_id, known)
+                    progress.done += len(batch)
+                    yield progress
+                    cancel.raise_if_cancelled()
             finally:
                 for fut in in_flight:
                     fut.cancel()
 
-    def _commit(self, batch: list[_Result], model_id: str, known: dict[str, KnownContent]) -> None:
+    def _count(self, r: _Result) -> None:
+        if r.work.is_new:
+            self.summary.added += 1
+            self.summary.resumed += r.work.resume
+        else:
+            self.summary.updated += 1
+
+    def _commit_facts(self, results: list[_Result], known: dict[str, KnownContent], waiting: deque[_Result]) -> int:
+        """Commit what reading ``results`` found, in one transaction; those that need the
+        model go on ``waiting``. Returns how many are finished (unreadable, or identical
+        to content with an embedding)."""
+        if not results:
+            return 0
         summary = self.summary
-        to_embed = [r for r in batch if r.decoded is not None]
-        descriptors = vectors = None
-        if to_embed:
-            descriptors = describe(self.embedder, np.stack([r.decoded.pixels for r in to_embed]))  # type: ignore[union-attr]
-            vectors = copy_vectors(self.embedder, descriptors)
         records: list[FileRecord] = []
-        n_embedded = 0
-        for r in batch:
-            f = r.work.file
+        finished = 0
+        for r in results:
             if r.error is not None:
                 summary.failed += 1
-                records.append(FileRecord(f.path, f.size, f.mtime_ns, error=r.error))
-                continue
-            if r.decoded is not None:
-                assert vectors is not None and descriptors is not None
-                summary.decoded += 1
-                content = KnownContent(
-                    vectors[n_embedded], r.decoded.width, r.decoded.height, r.decoded.layout, descriptors[n_embedded]
-                )
-                n_embedded += 1
-                known[r.decoded.content_hash] = content
-            else:
+                records.append(r.record())
+                finished += 1
+            elif r.decoded is None:
                 assert r.known is not None
                 summary.reused += 1
-                content = r.known
-            if r.work.is_new:
-                summary.added += 1
+                self._count(r)
+                records.append(r.record(r.known))
+                finished += 1
             else:
-                summary.updated += 1
-            records.append(
-                FileRecord(
-                    f.path, f.size, f.mtime_ns, r.content_hash, content.width, content.height, content.embedding,
-                    layout=content.layout, descriptor=content.descriptor,
-                )
-            )
+                records.append(r.record())
+                waiting.append(r)
+        self.catalog.write_batch(records, self.embedder.model_id, feature_id_of(self.embedder))
+        return finished
+
+    def _commit(self, batch: list[_Result], model_id: str, known: dict[str, KnownContent]) -> None:
+        """Embed decoded photos (their facts are committed) and commit the embeddings."""
+        if not batch:
+            return
+        summary = self.summary
+        descriptors = describe(self.embedder, np.stack([r.decoded.pixels for r in batch]))  # type: ignore[union-attr]
+        vectors = copy_vectors(self.embedder, descriptors)
+        records: list[FileRecord] = []
+        for n, r in enumerate(batch):
+            assert r.decoded is not None
+            summary.decoded += 1
+            self._count(r)
+            content = KnownContent(vectors[n], r.decoded.width, r.decoded.height, r.decoded.layout, descriptors[n])
+            known[r.decoded.content_hash] = content
+            records.append(r.record(content))
+            r.decoded = None  # the pixels are no longer needed
         self.catalog.write_batch(records, model_id, feature_id_of(self.embedder))
 
     def ensure_index(self, cancel: CancelToken | None = None) -> Iterator[Progress]:

@@ -1,7 +1,8 @@
 """The facts a person compares two photos by: dimensions, date taken and camera (EXIF).
 
 Reading only parses the header (Pillow opens lazily), so it is cheap enough for a details
-panel; a broken EXIF block yields ``None`` fields, never an exception.
+panel; a broken EXIF block yields ``None`` fields, never an exception. Only regular files
+are opened, never blocking (``decoder.open_regular``): a named pipe is an error, not a hang.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 from dataclasses import dataclass
 
 from PIL import Image
+
+from .decoder import BANDED_PIXELS, FORMATS, DecodeError, open_regular
 
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 0x9003
@@ -63,32 +66,47 @@ def normalise_exif_date(value: object) -> str | None:
     return f"{date} {rest[:8]}" if rest else date
 
 
+def _exif(img: Image.Image) -> Image.Exif | None:
+    """The EXIF block if reading it does not mean decoding the picture: a PNG whose EXIF
+    follows its pixels is read only if it is small."""
+    if img.format == "PNG" and "exif" not in img.info and img.size[0] * img.size[1] > BANDED_PIXELS:
+        return None
+    return img.getexif()
+
+
 def read_metadata(path: str) -> PhotoInfo:
     """Dimensions, date taken and camera of ``path``; fields it cannot read are None."""
     try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        return PhotoInfo(path, error=exc.strerror or str(exc))
+        handle, st = open_regular(path)
+    except DecodeError as exc:
+        size = None
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            pass
+        return PhotoInfo(path, size=size, error=exc.reason)
+    size = st.st_size
     try:
-        with Image.open(path) as img:
+        with handle, Image.open(handle, formats=FORMATS) as img:
             width, height = img.size
             fmt = img.format
             date = make = model = None
             try:
-                exif = img.getexif()
-                orientation = exif.get(_ORIENTATION)
-                if orientation in (5, 6, 7, 8):
-                    width, height = height, width
-                make, model = _clean(exif.get(_MAKE)), _clean(exif.get(_MODEL))
-                try:
-                    sub = exif.get_ifd(_EXIF_IFD)
-                except Exception:  # noqa: BLE001 - broken sub-IFD
-                    sub = {}
-                date = (
-                    normalise_exif_date(sub.get(_DATETIME_ORIGINAL))
-                    or normalise_exif_date(sub.get(_DATETIME_DIGITIZED))
-                    or normalise_exif_date(exif.get(_DATETIME))
-                )
+                exif = _exif(img)
+                if exif is not None:
+                    orientation = exif.get(_ORIENTATION)
+                    if orientation in (5, 6, 7, 8):
+                        width, height = height, width
+                    make, model = _clean(exif.get(_MAKE)), _clean(exif.get(_MODEL))
+                    try:
+                        sub = exif.get_ifd(_EXIF_IFD)
+                    except Exception:  # noqa: BLE001 - broken sub-IFD
+                        sub = {}
+                    date = (
+                        normalise_exif_date(sub.get(_DATETIME_ORIGINAL))
+                        or normalise_exif_date(sub.get(_DATETIME_DIGITIZED))
+                        or normalise_exif_date(exif.get(_DATETIME))
+                    )
             except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the photo
                 pass
     except Exception as exc:  # noqa: BLE001 - unreadable or not an image

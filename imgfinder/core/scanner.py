@@ -1,11 +1,22 @@
-"""Find image files under one or more roots without following symlink loops."""
+"""Find image files under one or more roots without following symlink loops.
+
+Every entry met is accounted for: yielded as a photo, recorded as a problem (it looks
+like a photo but cannot be one: a named pipe, a broken link), or counted as skipped on
+purpose with a reason (``SKIP_REASONS``), so the numbers add up to what is on disk.
+
+One file is one photo, however many paths lead to it: a symlink or a hard link to a file
+already found is skipped as ``same_file``. Real paths win over symlinks: symlinked files
+and folders are looked at only after everything reachable without them.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -25,6 +36,16 @@ SYSTEM_DIRS = frozenset(
         ".thumbnails",
     }
 )
+
+# What ``scan`` counts in ``skipped`` (key -> what it means); folders are counted as
+# folders (what is inside them is not walked).
+SKIP_REASONS = {
+    "hidden_folder": "hidden folders (name starting with '.'), not walked",
+    "system_folder": "system, cache and trash folders, not walked",
+    "appledouble": "macOS AppleDouble files ('._' + name), not photos",
+    "not_a_photo": "files whose extension is not a photo's",
+    "same_file": "another path (symlink or hard link) to a photo already found",
+}
 
 
 @dataclass(frozen=True)
@@ -46,43 +67,87 @@ def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _skip_dir(name: str) -> bool:
-    return name.startswith(".") or name in SYSTEM_DIRS
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
+
+
+def not_regular_reason(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    return f"is {file_kind(mode)}, not a photo file: not read"
+
+
+def _skip_dir(name: str) -> str | None:
+    if name in SYSTEM_DIRS:
+        return "system_folder"
+    if name.startswith("."):
+        return "hidden_folder"
+    return None
+
+
+def _stat_problem(path: str, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+        return "broken symlink: its target is missing"
+    if exc.errno == errno.ELOOP:
+        return "symlink loop: the link never reaches a file"
+    return f"cannot stat: {exc.strerror or exc}"
 
 
 def scan(
     roots: Iterable[str | os.PathLike[str]],
     problems: list[ScanProblem] | None = None,
+    skipped: Counter[str] | None = None,
 ) -> Iterator[ScannedFile]:
     """Yield every image file below ``roots`` (or the roots themselves if they are files).
 
-    Paths are absolute and normalised, each file is yielded once even when roots overlap,
-    directories are identified by (device, inode) so symlink loops end, and unreadable
-    folders are recorded in ``problems`` instead of stopping the walk.
+    Paths are absolute and normalised, each file is yielded once even when roots overlap
+    or links lead to it twice (one path per (device, inode)), directories are identified
+    by (device, inode) so symlink loops end, and unreadable folders, broken links and
+    image-named entries that are not regular files (FIFOs, sockets, devices) are recorded
+    in ``problems`` instead of stopping the walk. ``skipped`` counts, by ``SKIP_REASONS``
+    key, what was left out on purpose.
     """
     seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[str] = set()
-    for root in roots:
-        root_path = os.path.abspath(os.fspath(root))
-        try:
-            st = os.stat(root_path)
-        except OSError as exc:
-            if problems is not None:
-                problems.append(ScanProblem(root_path, f"cannot open: {exc.strerror or exc}"))
-            continue
-        if not os.path.isdir(root_path):
-            if is_image_name(root_path) and root_path not in seen_files:
-                seen_files.add(root_path)
-                yield ScannedFile(root_path, st.st_size, st.st_mtime_ns)
-            continue
-        stack = [root_path]
+    seen_files: set[tuple[int, int] | str] = set()  # (device, inode), or the path if unknown
+    later_dirs: list[str] = []  # symlinked folders: walked after every real one
+    later_files: list[tuple[str, os.stat_result]] = []  # symlinked files, likewise
+    problem = (lambda p, r: problems.append(ScanProblem(p, r))) if problems is not None else (lambda p, r: None)
+    skip = skipped.update if skipped is not None else (lambda keys: None)
+
+    def file_key(path: str, st: os.stat_result) -> tuple[int, int] | str:
+        return (st.st_dev, st.st_ino) if st.st_ino else path
+
+    def take(path: str, st: os.stat_result) -> ScannedFile | None:
+        if not stat.S_ISREG(st.st_mode):
+            problem(path, not_regular_reason(st.st_mode))
+            return None
+        key = file_key(path, st)
+        if key in seen_files or path in seen_files:
+            if path not in seen_files:  # another path to it (not the same path twice)
+                skip(["same_file"])
+            return None
+        seen_files.update((key, path))
+        return ScannedFile(path, st.st_size, st.st_mtime_ns)
+
+    def walk(start: str) -> Iterator[ScannedFile]:
+        stack = [start]
         while stack:
             folder = stack.pop()
             try:
                 dst = os.stat(folder)
             except OSError as exc:
-                if problems is not None:
-                    problems.append(ScanProblem(folder, f"cannot open folder: {exc.strerror}"))
+                problem(folder, f"cannot open folder: {exc.strerror}")
                 continue
             key = (dst.st_dev, dst.st_ino)
             if key in seen_dirs:
@@ -91,25 +156,60 @@ def scan(
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError as exc:
-                if problems is not None:
-                    problems.append(ScanProblem(folder, f"cannot list folder: {exc.strerror}"))
+                problem(folder, f"cannot list folder: {exc.strerror}")
                 continue
             subdirs: list[str] = []
             for entry in entries:
                 try:
                     if entry.is_dir(follow_symlinks=True):
-                        if not _skip_dir(entry.name):
+                        reason = _skip_dir(entry.name)
+                        if reason:
+                            skip([reason])
+                        elif entry.is_symlink():
+                            later_dirs.append(entry.path)
+                        else:
                             subdirs.append(entry.path)
                         continue
-                    if not is_image_name(entry.name) or entry.name.startswith("._"):
+                    if entry.name.startswith("._"):
+                        skip(["appledouble"])
+                        continue
+                    if not is_image_name(entry.name):
+                        skip(["not_a_photo"])
                         continue
                     est = entry.stat(follow_symlinks=True)
                 except OSError as exc:
-                    if problems is not None:
-                        problems.append(ScanProblem(entry.path, f"cannot stat: {exc.strerror}"))
+                    problem(entry.path, _stat_problem(entry.path, exc))
                     continue
-                if entry.path in seen_files:
+                if entry.is_symlink():
+                    later_files.append((entry.path, est))
                     continue
-                seen_files.add(entry.path)
-                yield ScannedFile(entry.path, est.st_size, est.st_mtime_ns)
+                found = take(entry.path, est)
+                if found is not None:
+                    yield found
             stack.extend(reversed(subdirs))
+
+    for root in roots:
+        root_path = os.path.abspath(os.fspath(root))
+        try:
+            st = os.stat(root_path)
+        except OSError as exc:
+            problem(root_path, f"cannot open: {exc.strerror or exc}")
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            yield from walk(root_path)
+        elif not is_image_name(root_path):
+            continue  # a file given by name that is not a photo (the CLI explains)
+        elif os.path.islink(root_path):
+            later_files.append((root_path, st))
+        else:
+            found = take(root_path, st)
+            if found is not None:
+                yield found
+    while later_dirs or later_files:
+        while later_dirs:
+            yield from walk(later_dirs.pop(0))
+        pending, later_files[:] = list(later_files), []
+        for path, st in pending:
+            found = take(path, st)
+            if found is not None:
+                yield found
