@@ -1,5 +1,5 @@
-"""Command line: ``imgfinder index|similar|duplicates`` (JSON with ``--json``), and the GUI
-when run without a command. Uses the same core as the GUI.
+"""Command line: ``imgfinder index|similar|duplicates|repair`` (JSON with ``--json``), and the
+GUI when run without a command. Uses the same core as the GUI.
 
 Exit codes: 0 success, 1 usage or environment error (also: nothing indexed yet),
 2 some files could not be read, 130 interrupted.
@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .cli_text import ProgressPrinter, display_path, human_size, percent, table
+from .core.catalog import CatalogDamaged
 from .core.duplicates import DEFAULT_FLOOR, DEFAULT_THRESHOLD
 from .core.embedding import Embedder
 
@@ -32,7 +33,10 @@ ENVIRONMENT = (
     ("IMGFINDER_MODEL_HEAD",
      "another projection head (.npz) for the duplicate vectors, or 'none' for the bare backbone"),
     ("IMGFINDER_RETRIEVAL_WHITENING", "another whitening (.npz) for similar search, or 'none'"),
-    ("IMGFINDER_BACKBONE_WEIGHTS", "the EfficientNet-Lite0 weights file (.pth) instead of the installed one"),
+    ("IMGFINDER_BACKBONE_TFLITE",
+     "another converted backbone (.tflite with its .convert.json), or 'none' to run the model on TensorFlow"),
+    ("IMGFINDER_BACKBONE_WEIGHTS",
+     "the EfficientNet-Lite0 weights file (.pth) instead of the installed one (TensorFlow runtime only)"),
 )
 
 
@@ -215,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also list bursts: different exposures of one moment (EXIF times seconds apart)")
 
     sub.add_parser(
+        "repair", parents=[common], formatter_class=formatter, epilog=see_env,
+        help="make a damaged catalog usable again",
+        description=_wrap("Check the catalog; if it is damaged, keep it aside (renamed with the date, never "
+        "deleted), start a new one with the 'not duplicates' marks and the undo log that can still be read "
+        "from it, and say which folders to index again. Photos are never touched; the index files are "
+        "rebuilt by themselves."),
+    )
+
+    sub.add_parser(
         "gui", parents=[_options(True, outputs=False, data_default=data_default)],
         help="open the desktop app (the default without a command)", description="Open the desktop app.",
         formatter_class=formatter, epilog=see_env,
@@ -258,6 +271,8 @@ def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embed
             from .core.library import default_data_dir
 
             data_dir = default_data_dir()
+        if args.command == "repair":
+            return _cmd_repair(data_dir, args)
         if embedder_factory is None:
             from .embedders import default_embedder
 
@@ -274,6 +289,10 @@ def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embed
     except OSError as exc:
         progress.end()
         _error(_os_error(exc, data_dir))
+        return EXIT_ERROR
+    except CatalogDamaged as exc:
+        progress.end()
+        _error(_damaged(exc, args.data_dir))
         return EXIT_ERROR
     except sqlite3.Error as exc:
         progress.end()
@@ -308,6 +327,48 @@ def _os_error(exc: OSError, data_dir: Path | None) -> str:
                 "(move that away, or choose another folder with --data-dir)"
             )
     return text
+
+
+def _damaged(exc: CatalogDamaged, data_dir: Path | None) -> str:
+    """One line: which file, SQLite's reason, and the command that repairs it."""
+    command = "imgfinder repair" + (f" --data-dir {display_path(str(data_dir))}" if data_dir is not None else "")
+    return (
+        f"the catalog {display_path(str(exc.path))} is damaged ({exc.reason}): run '{command}' "
+        "to keep it aside and start a new one (photos are not touched)"
+    )
+
+
+def _cmd_repair(data_dir: Path, args: argparse.Namespace) -> int:
+    from .core.library import repair
+
+    report = repair(data_dir)
+    if args.json:
+        print(json.dumps({
+            "data_dir": str(report.data_dir), "damaged": report.damaged, "reason": report.reason,
+            "kept": [str(p) for p in report.kept], "ignored_pairs": report.ignored_pairs,
+            "undo_entries": report.actions, "photos": report.photos, "folders": report.folders,
+        }, indent=2))
+        return EXIT_OK
+    where = display_path(str(report.data_dir))
+    if not report.damaged:
+        print(f"the catalog in {where} is sound: nothing to repair")
+        return EXIT_OK
+    kept = display_path(str(report.kept[0])) if report.kept else "(nothing left to keep)"
+    print(f"the catalog was damaged ({report.reason}); it is kept as {kept}")
+    print(
+        f"a new catalog was made; carried over from the damaged one: {report.ignored_pairs} "
+        f"'not duplicates' mark{'' if report.ignored_pairs == 1 else 's'} and {report.actions} "
+        f"undo entr{'y' if report.actions == 1 else 'ies'}"
+    )
+    target = f" --data-dir {where}" if args.data_dir is not None else ""
+    if report.folders:
+        shown = " ".join(display_path(f) for f in report.folders[:5]) + (" ..." if len(report.folders) > 5 else "")
+        print(f"now index your photos again: imgfinder index{target} {shown}")
+        print(f"(the damaged catalog still listed {report.photos} photo{'' if report.photos == 1 else 's'} "
+              f"in {len(report.folders)} folder{'' if len(report.folders) == 1 else 's'})")
+    else:
+        print(f"now index your photos again: imgfinder index{target} FOLDER")
+    return EXIT_OK
 
 
 def _note(message: str) -> None:

@@ -4,17 +4,31 @@ incremental (size, mtime_ns), the content hash, dimensions and the embedding.
 WAL mode lets a GUI read while the indexer writes; each batch is one transaction so a
 crash or a cancel loses at most one batch. Paths are stored as the file system's bytes
 so names that are not valid UTF-8 survive the round trip.
+
+Several processes may open one data folder at once (the app and the command line, or two
+commands): the schema is created or upgraded in one ``BEGIN IMMEDIATE`` transaction that
+re-reads the schema version inside it, with a busy timeout. A damaged database (SQLite's
+"database disk image is malformed", "file is not a database") raises ``CatalogDamaged``,
+on open or from any later call; ``set_aside`` and ``salvage`` are what ``imgfinder repair``
+uses to keep the damaged file (never deleted: it holds the undo log and the "not
+duplicates" marks) and to carry what can still be read into a new catalog.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -68,6 +82,76 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE files ADD COLUMN feature_id TEXT;
     """,
 ]
+
+
+BUSY_TIMEOUT = 30.0  # seconds another process may hold the write lock before we give up
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_DAMAGE_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes)
+# SQLite's words for a damaged file, and Python's for a text value that is not text (the
+# catalog stores paths as BLOBs and writes only ASCII text, so only damage makes one).
+_DAMAGE_TEXTS = ("malformed", "file is not a database", "file is encrypted or is not a database",
+                 "could not decode to utf-8")
+
+
+class CatalogDamaged(sqlite3.DatabaseError):
+    """The catalog database is damaged: it cannot be used until it is repaired.
+
+    ``str()`` is one line naming the file and SQLite's reason; the command line adds what
+    to do (``imgfinder repair``), the app offers the same in a dialog.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = Path(path)
+        self.reason = _one_line(reason)
+        super().__init__(f"the catalog {self.path} is damaged ({self.reason})")
+
+
+def _one_line(reason: str) -> str:
+    """SQLite's reason, printable on one line (a damaged value quoted in it may be anything)."""
+    reason = reason.split(" with text '")[0]  # "Could not decode to UTF-8 column 'x' with text '<garbage>'"
+    text = "".join(ch if ch.isprintable() else " " for ch in reason)
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def is_damage(exc: BaseException) -> bool:
+    """True when an SQLite error means the database file itself is damaged (not locked,
+    not a full disk, not a permission)."""
+    if isinstance(exc, CatalogDamaged):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None and (code & 0xFF) in _DAMAGE_CODES:
+        return True
+    text = str(exc).lower()
+    return any(t in text for t in _DAMAGE_TEXTS)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(fn: _F) -> _F:
+    """Turn SQLite's damage errors raised by a Catalog method into ``CatalogDamaged``."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except CatalogDamaged:
+            raise
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise CatalogDamaged(self.path, str(exc)) from exc
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def companion_paths(db_path: str | os.PathLike[str]) -> list[Path]:
+    """The database and SQLite's files next to it (write-ahead log, shared memory)."""
+    p = Path(db_path)
+    return [p, p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")]
 
 
 def _enc(path: str) -> bytes:
@@ -136,11 +220,30 @@ class Catalog:
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        if self.path.is_dir():
+            raise CatalogDamaged(self.path, "a folder is in its place")
+        move_aside_folders(self.path)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT)
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise CatalogDamaged(self.path, str(exc)) from exc
+            raise
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @_guarded
+    def _open(self) -> None:
+        # Switching to WAL needs a moment alone with the file: a new catalog opened by two
+        # processes at once may be told "database is locked" at once, whatever the timeout.
+        _retry_locked(lambda: self._conn.execute("PRAGMA journal_mode=WAL").fetchone())
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+        self._ensure_identity()
 
     # -- lifecycle -----------------------------------------------------------------
     def close(self) -> None:
@@ -153,17 +256,80 @@ class Catalog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"catalog {self.path} has schema {version}, newer than this imgfinder "
+                f"understands ({SCHEMA_VERSION}); upgrade imgfinder or use another --data-dir"
+            )
+
     def _migrate(self) -> None:
+        """Create or upgrade the schema in one exclusive transaction.
+
+        The version is read again once the write lock is held: another process that opened
+        the same new folder at the same moment may have created the tables meanwhile.
+        """
         with self._lock:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"catalog {self.path} has schema {version}, newer than this imgfinder "
-                    f"understands ({SCHEMA_VERSION}); upgrade imgfinder or use another --data-dir"
-                )
-            for target in range(version, SCHEMA_VERSION):
-                with self._conn:
-                    self._conn.executescript("BEGIN;" + _MIGRATIONS[target] + f"PRAGMA user_version={target + 1};COMMIT;")
+            self._check_version(version)
+            if version == SCHEMA_VERSION:
+                return
+
+            def upgrade() -> None:
+                current = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                self._check_version(current)
+                for target in range(current, SCHEMA_VERSION):
+                    for statement in _statements(_MIGRATIONS[target]):
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version={target + 1}")
+
+            self._write_transaction(upgrade)
+
+    def _write_transaction(self, body: Callable[[], None]) -> None:
+        """Run ``body`` in ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any error)."""
+        previous = self._conn.isolation_level
+        self._conn.isolation_level = None  # we issue BEGIN and COMMIT ourselves
+        try:
+            _retry_locked(lambda: self._conn.execute("BEGIN IMMEDIATE"))
+            try:
+                body()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        finally:
+            self._conn.isolation_level = previous
+
+    def _ensure_identity(self) -> None:
+        """Give the catalog a random id once: indexes name the catalog they were built from,
+        so a catalog made anew (repaired, deleted, emptied) never reuses an old index whose
+        generation number happens to match."""
+        if self._meta("catalog_id") is not None:
+            return
+        self._write_transaction(lambda: self._conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('catalog_id', ?)", (uuid.uuid4().hex,)
+        ))
+
+    def _meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @property
+    def catalog_id(self) -> str:
+        """A random id made when the catalog was created (stable for its lifetime)."""
+        return self._meta("catalog_id") or ""
+
+    def advance_generation(self, at_least: int) -> None:
+        """Move the generation up to ``at_least`` (never down): after the catalog went back
+        in time (a restored backup, a lost write-ahead log), numbers an index was already
+        built for must not come round again for different contents."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "UPDATE meta SET value = CAST(MAX(CAST(value AS INTEGER), ?) AS TEXT) WHERE key='generation'",
+                (int(at_least),),
+            )
 
     @property
     def schema_version(self) -> int:
@@ -277,7 +443,7 @@ class Catalog:
     def _vectors(self, column: str, id_column: str, value: str, stored: type) -> tuple[np.ndarray, np.ndarray]:
         where = f"FROM files WHERE {id_column}=? AND {column} IS NOT NULL"
         width = np.dtype(stored).itemsize
-        with self._lock:
+        with self._lock, self._read_snapshot():  # the count and the rows from one state of the file
             count, size = self._conn.execute(f"SELECT COUNT(*), MAX(LENGTH({column})) {where}", (value,)).fetchone()
             if not count:
                 return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
@@ -286,10 +452,24 @@ class Catalog:
             vectors = np.empty((count, dim), dtype=np.float32)
             n = 0
             for i, blob in self._conn.execute(f"SELECT id, {column} {where} ORDER BY id", (value,)):
+                if n == count:
+                    break
                 ids[n] = i
                 vectors[n] = np.frombuffer(blob, dtype=stored)
                 n += 1
         return ids[:n], vectors[:n]
+
+    @contextlib.contextmanager
+    def _read_snapshot(self) -> Iterator[None]:
+        """A read transaction (one snapshot of the WAL database) unless one is open already."""
+        opened = not self._conn.in_transaction
+        if opened:
+            self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if opened and self._conn.in_transaction:
+                self._conn.execute("COMMIT")
 
     def problems(self) -> list[tuple[str, str]]:
         with self._lock:
@@ -415,6 +595,21 @@ class Catalog:
         with self._lock, self._conn:
             self._conn.executemany("UPDATE file_actions SET undone=1 WHERE id=?", [(i,) for i in action_ids])
 
+    # -- repair -------------------------------------------------------------------------
+    def restore_salvaged(self, salvaged: Salvaged) -> None:
+        """Carry the "not duplicates" marks and the undo log read from a damaged catalog
+        into this (new) one, in one transaction; photos are indexed again, not copied."""
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO ignored_pairs(hash_a, hash_b, created_at) VALUES (?, ?, ?)",
+                salvaged.ignored_pairs,
+            )
+            self._conn.executemany(
+                "INSERT INTO file_actions(batch, action, source, destination, created_at, undone) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                salvaged.actions,
+            )
+
 
 def _descriptor_bytes(descriptor: np.ndarray) -> bytes:
     """Descriptors are stored as float16: half the bytes, and whitening and the heads are
@@ -428,3 +623,217 @@ def _descriptor(blob: bytes) -> np.ndarray:
 
 def _row(r: tuple) -> FileRow:
     return FileRow(r[0], _dec(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration (they hold no ';' inside literals)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _retry_locked(fn: Callable[[], Any], timeout: float = BUSY_TIMEOUT) -> Any:
+    """Call ``fn`` again while SQLite says the database is locked or busy (some lock
+    upgrades are refused at once rather than waited for), up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def move_aside_folders(db_path: Path) -> None:
+    """A folder where SQLite's write-ahead log or shared-memory file belongs keeps every
+    open from working; SQLite cannot have written anything in it, so it is renamed aside
+    (kept, never deleted) and the catalog opens as it was last committed to the main file."""
+    for side in companion_paths(db_path)[1:]:
+        if side.is_dir() and not side.is_symlink():
+            try:
+                side.rename(_free_name(side.with_name(f"{side.name}.damaged-{_stamp()}")))
+            except OSError:
+                pass  # left for SQLite to report
+
+
+def _free_name(path: Path) -> Path:
+    n, candidate = 1, path
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def set_aside(db_path: str | os.PathLike[str]) -> list[Path]:
+    """Rename a damaged catalog and its write-ahead log out of the way, never deleting them:
+    ``catalog.sqlite3`` -> ``catalog-damaged-YYYYmmdd-HHMMSS.sqlite3`` (and ``-wal``, ``-shm``
+    alongside, so SQLite still reads them together). Returns the new paths, database first."""
+    db = Path(db_path)
+    stem, suffix = os.path.splitext(db.name)
+    base = _free_name(db.with_name(f"{stem}-damaged-{_stamp()}{suffix}"))
+    while any(os.path.lexists(p) for p in companion_paths(base)[1:]):
+        base = _free_name(base.with_name(base.stem + "-x" + suffix))
+    kept: list[Path] = []
+    for src, dst in zip(companion_paths(db), companion_paths(base)):
+        if os.path.lexists(src):
+            os.rename(src, dst)
+            kept.append(dst)
+    return kept
+
+
+@dataclass
+class Salvaged:
+    """What could still be read from a damaged catalog."""
+
+    ignored_pairs: list[tuple[str, str, float]] = field(default_factory=list)
+    actions: list[tuple[int, str, bytes, bytes | None, float, int]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # photos it listed (to say what to index again)
+    notes: list[str] = field(default_factory=list)
+
+
+def salvage(db_path: str | os.PathLike[str]) -> Salvaged:
+    """Read what survives of a damaged catalog (the file is not changed: a temporary copy is read).
+
+    Row by row, the way ``sqlite3 .recover`` starts: each table is scanned in rowid order,
+    and past an unreadable page the scan resumes further on, then from the end backwards;
+    the "not duplicates" marks are also read from their index, which lives on other pages.
+    A file whose first bytes are garbage gets SQLite's header back in the copy first.
+    """
+    out = Salvaged()
+    sources = [p for p in companion_paths(db_path)[:2] if p.is_file()]
+    if not sources or sources[0] != Path(db_path):
+        return out
+    # The copy sits next to the original: the same disk, which has room for a catalog.
+    with tempfile.TemporaryDirectory(prefix=".salvage-", dir=Path(db_path).parent) as tmp:
+        copy = Path(tmp) / "catalog.sqlite3"
+        for src, dst in zip(sources, companion_paths(copy)):
+            shutil.copyfile(src, dst)
+        _restore_header(copy)
+        try:
+            conn = sqlite3.connect(copy, timeout=1.0)
+        except sqlite3.Error as exc:
+            out.notes.append(str(exc))
+            return out
+        try:
+            pairs = _tolerant_rows(conn, "ignored_pairs", "hash_a, hash_b, created_at", out.notes)
+            pairs += _tolerant_rows(
+                conn, "ignored_pairs INDEXED BY sqlite_autoindex_ignored_pairs_1", "hash_a, hash_b, 0.0", out.notes,
+                ordered=False,
+            )
+            seen: set[tuple[str, str]] = set()
+            for _, (a, b, created) in pairs:
+                if isinstance(a, str) and isinstance(b, str) and (a, b) not in seen:
+                    seen.add((a, b))
+                    out.ignored_pairs.append((a, b, float(created or 0.0)))
+            for rowid, (batch, action, source, destination, created, undone) in _tolerant_rows(
+                conn, "file_actions", "batch, action, source, destination, created_at, undone", out.notes,
+            ):
+                if isinstance(batch, int) and isinstance(action, str) and isinstance(source, bytes):
+                    out.actions.append((batch, action, source, destination if isinstance(destination, bytes) else None,
+                                        float(created or 0.0), int(bool(undone))))
+            paths = _tolerant_rows(conn, "files INDEXED BY sqlite_autoindex_files_1", "path", out.notes, ordered=False)
+            paths += _tolerant_rows(conn, "files", "path", out.notes)
+            out.paths = sorted({_dec(p) for _, (p,) in paths if isinstance(p, bytes)})
+        finally:
+            conn.close()
+    return out
+
+
+def _restore_header(copy: Path) -> None:
+    """Give a copy whose first 100 bytes (SQLite's file header) are damaged a valid header
+    again, trying each page size until the schema can be read; the rest of page 1 (the
+    schema's own b-tree) and every other page are left as they are."""
+    try:
+        with open(copy, "r+b") as f:
+            head = f.read(100)
+            if len(head) < 100 or head.startswith(SQLITE_MAGIC):
+                return
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return
+    stored = int.from_bytes(head[16:18], "big")
+    sizes = [4096, 1024, 2048, 8192, 16384, 32768, 65536, 512]
+    if stored == 1 or (512 <= stored <= 32768 and stored & (stored - 1) == 0):
+        sizes.insert(0, 65536 if stored == 1 else stored)
+    for page_size in dict.fromkeys(sizes):
+        if size % page_size:
+            continue
+        header = bytearray(100)
+        header[:16] = SQLITE_MAGIC
+        header[16:18] = (1 if page_size == 65536 else page_size).to_bytes(2, "big")
+        header[18:20] = b"\x02\x02"  # WAL: the write-ahead log copied alongside is read too
+        header[21:24] = b"\x40\x20\x20"  # payload fractions (fixed by the format)
+        header[44:48] = (4).to_bytes(4, "big")  # schema format
+        header[56:60] = (1).to_bytes(4, "big")  # UTF-8
+        header[60:64] = SCHEMA_VERSION.to_bytes(4, "big")
+        with open(copy, "r+b") as f:
+            f.write(header)
+        try:
+            conn = sqlite3.connect(copy, timeout=1.0)
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            continue
+
+
+def _tolerant_rows(
+    conn: sqlite3.Connection, table: str, columns: str, notes: list[str], ordered: bool = True,
+) -> list[tuple[int, tuple]]:
+    """(rowid, row) pairs of ``table`` that can be read, skipping damaged pages."""
+    found: dict[int, tuple] = {}
+
+    def scan(sql: str, args: tuple = ()) -> tuple[int | None, bool]:
+        """Rows from ``sql`` until it fails: (the last rowid read or None, whether it failed)."""
+        last = None
+        try:
+            for r in conn.execute(sql, args):
+                found.setdefault(int(r[0]), tuple(r[1:]))
+                last = int(r[0])
+        except sqlite3.Error as exc:
+            if str(exc) not in notes:
+                notes.append(str(exc))
+            return last, True
+        return last, False
+
+    if not ordered:  # an index: one pass (its rowids are those of the table)
+        scan(f"SELECT rowid, {columns} FROM {table}")
+        return sorted(found.items())
+    last, failed = scan(f"SELECT rowid, {columns} FROM {table} ORDER BY rowid")
+    if not failed:
+        return sorted(found.items())
+    start, step = (last if last is not None else 0), 1
+    for _ in range(40):  # past a damaged page: resume further on, with growing jumps
+        resumed, failed = scan(f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid", (start + step,))
+        if resumed is not None:
+            start, step = resumed, 1
+            if not failed:
+                break
+        else:
+            step *= 2
+            if not failed or step > 1 << 40:
+                break
+    scan(f"SELECT rowid, {columns} FROM {table} ORDER BY rowid DESC")
+    return sorted(found.items())
+
+
+def _guard_all(cls: type) -> None:
+    """Every method and property of ``cls`` reports a damaged file as ``CatalogDamaged``."""
+    for name, attr in list(vars(cls).items()):
+        if name.startswith("__") or name in ("_read_snapshot",):
+            continue
+        if isinstance(attr, property) and attr.fget is not None:
+            setattr(cls, name, property(_guarded(attr.fget), attr.fset, attr.fdel, attr.__doc__))
+        elif callable(attr) and not isinstance(attr, (staticmethod, classmethod)):
+            setattr(cls, name, _guarded(attr))
+
+
+_guard_all(Catalog)

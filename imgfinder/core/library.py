@@ -7,14 +7,15 @@ folder and the embedder are injected, which is also how tests swap in a fast fak
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .ann_index import IndexStore, VectorIndex
-from .catalog import Catalog, FileRow
+from .catalog import Catalog, FileRow, is_damage, move_aside_folders, salvage, set_aside
 from .decoder import DecodeError, decode_for_model
 from .duplicates import DEFAULT_FLOOR, DuplicateFinder
 from .embedding import Embedder, describe, feature_id_of, retrieval_id_of, retrieval_vectors
@@ -26,6 +27,91 @@ from .retrieval import search as retrieval_search
 CATALOG_NAME = "catalog.sqlite3"
 INDEX_DIR = "index"
 RETRIEVAL_NAME = "retrieval"
+
+
+@dataclass
+class RepairReport:
+    """What ``repair`` found and did."""
+
+    data_dir: Path
+    damaged: bool  # the catalog was damaged and was replaced by a new one
+    reason: str | None = None
+    kept: list[Path] = field(default_factory=list)  # where the damaged catalog now is (never deleted)
+    ignored_pairs: int = 0  # "not duplicates" marks carried over
+    actions: int = 0  # undo-log entries carried over
+    photos: int = 0  # photos the damaged catalog still listed (to be indexed again)
+    folders: list[str] = field(default_factory=list)  # where those photos are
+    index_cleared: bool = False
+
+
+def catalog_damage(data_dir: str | os.PathLike[str]) -> str | None:
+    """Why the catalog of ``data_dir`` is unusable (SQLite's words), or None if it is sound.
+
+    A thorough check (SQLite's quick_check reads every page) on a plain connection: nothing
+    is written to a file that may be damaged.
+    """
+    path = Path(data_dir) / CATALOG_NAME
+    if path.is_dir():
+        return "a folder is in its place"
+    move_aside_folders(path)
+    try:
+        conn = sqlite3.connect(path, timeout=30.0)
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc):
+            return str(exc)
+        raise
+    try:
+        rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
+        if rows == ["ok"]:
+            return None
+        found = [" ".join(r.split()) for r in rows if r.strip() and not r.startswith("***")] or ["?"]
+        return f"database disk image is malformed: {found[0]}" + (" ..." if len(found) > 1 else "")
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc):
+            return str(exc)
+        raise
+    finally:
+        conn.close()
+
+
+def repair(data_dir: str | os.PathLike[str]) -> RepairReport:
+    """Make a damaged catalog usable again without losing anything that cannot be remade.
+
+    The damaged file (and its write-ahead log) is renamed aside with a timestamp, never
+    deleted; a new catalog is created and the "not duplicates" marks and the undo log that
+    can still be read are carried over; the photos must then be indexed again (their
+    folders are listed). The index files are removed: they are rebuilt from the catalog.
+    A sound catalog is left as it is. Photos are never touched.
+    """
+    data_dir = Path(data_dir)
+    report = RepairReport(data_dir, damaged=False)
+    path = data_dir / CATALOG_NAME
+    reason = catalog_damage(data_dir) if os.path.lexists(path) else None
+    if reason is not None:
+        report.damaged, report.reason = True, reason
+        report.kept = set_aside(path)
+        found = salvage(report.kept[0]) if report.kept and report.kept[0].is_file() else None
+        with Catalog(path) as catalog:
+            if found is not None:
+                catalog.restore_salvaged(found)
+                report.ignored_pairs, report.actions = len(found.ignored_pairs), len(found.actions)
+                report.photos, report.folders = len(found.paths), photo_folders(found.paths)
+    index_dir = data_dir / INDEX_DIR
+    if report.damaged and index_dir.exists():
+        for name in ("embeddings", RETRIEVAL_NAME):
+            IndexStore(index_dir, name=name).clear()
+        report.index_cleared = True
+    return report
+
+
+def photo_folders(paths: list[str]) -> list[str]:
+    """The fewest folders that hold all ``paths`` (a folder inside another listed one is left out)."""
+    parents = sorted({os.path.dirname(p) for p in paths})
+    out: list[str] = []
+    for folder in parents:
+        if not any(folder == top or folder.startswith(os.path.join(top, "")) for top in out):
+            out.append(folder)
+    return out
 
 
 def default_data_dir() -> Path:
@@ -52,9 +138,27 @@ class Library:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self.catalog = Catalog(self.data_dir / CATALOG_NAME)
-        self.store = IndexStore(self.data_dir / INDEX_DIR)
-        self.retrieval_store = IndexStore(self.data_dir / INDEX_DIR, name=RETRIEVAL_NAME)
-        self._loaded: dict[str, tuple[VectorIndex, int]] = {}
+        try:
+            catalog_id = self.catalog.catalog_id
+            self.store = IndexStore(self.data_dir / INDEX_DIR, catalog_id=catalog_id)
+            self.retrieval_store = IndexStore(self.data_dir / INDEX_DIR, name=RETRIEVAL_NAME, catalog_id=catalog_id)
+            self._loaded: dict[str, tuple[VectorIndex, int]] = {}
+            self._keep_generations_ahead()
+            for store in (self.store, self.retrieval_store):
+                store.tidy()  # files of a build that was killed
+        except BaseException:
+            self.catalog.close()
+            raise
+
+    def _keep_generations_ahead(self) -> None:
+        """If an index was built from this catalog at a later generation than the catalog
+        now has, the catalog went back in time (a restored backup, a lost write-ahead log):
+        move its generation past the index's, so that index is never taken as current."""
+        generation = self.catalog.generation
+        newest = max((m.generation for m in (self.store.manifest(), self.retrieval_store.manifest())
+                      if m is not None and m.catalog_id == self.catalog.catalog_id), default=-1)
+        if newest > generation:
+            self.catalog.advance_generation(newest + 1)
 
     def close(self) -> None:
         for index, _ in self._loaded.values():
@@ -91,25 +195,38 @@ class Library:
         return self._current(self.retrieval_store, retrieval_id_of(self.embedder))
 
     def _current(self, store: IndexStore, index_id: str) -> VectorIndex:
+        """The index of ``store``, loaded and verified; rebuilt from the catalog when it is
+        stale, missing or damaged (any file truncated, overwritten, deleted or replaced)."""
         generation = self.catalog.generation
-        loaded = self._loaded.get(store.ann_path.name)
-        if loaded is not None and loaded[1] == generation:
-            return loaded[0]
-        if not store.is_current(index_id, generation):
-            for _ in self.indexer().ensure_index():
-                pass
+        loaded = self._loaded.pop(store.name, None)
         if loaded is not None:
+            if loaded[1] == generation:
+                self._loaded[store.name] = loaded
+                return loaded[0]
             loaded[0].unload()
-        index = store.load()
-        if index is None:  # damaged files under a current manifest: rebuild from the catalog
-            store.manifest_path.unlink(missing_ok=True)
-            for _ in self.indexer().ensure_index():
-                pass
+        found: VectorIndex | None = None
+        for _ in range(4):
+            if not store.is_current(index_id, generation):
+                for _ in self.indexer().ensure_index():
+                    pass
+            tried = store.manifest()
             index = store.load()
-        if index is None:
-            raise RuntimeError(f"the index in {store.directory} could not be loaded")
-        self._loaded[store.ann_path.name] = (index, generation)
-        return index
+            if index is None:  # damaged files under a current manifest: rebuilt next round
+                store.discard(tried)
+            elif index.manifest.model_id == index_id and index.manifest.catalog_id in (None, store.catalog_id):
+                if found is not None:
+                    found.unload()
+                found = index
+                if index.manifest.generation == self.catalog.generation:
+                    break
+                # another process changed the catalog meanwhile: catch up, or keep this one
+            else:
+                index.unload()
+            generation = self.catalog.generation
+        if found is None:
+            raise RuntimeError(f"the index in {store.directory} could not be built from the catalog")
+        self._loaded[store.name] = (found, found.manifest.generation)
+        return found
 
     # -- similar -------------------------------------------------------------------
     def stored_descriptor(self, path: str) -> np.ndarray | None:

@@ -2,7 +2,10 @@
 
 Entries are keyed by path, file size, mtime_ns and thumbnail size, so an edited photo
 gets a new thumbnail and stale entries are simply never read again. Writes go to a temp
-file then ``os.replace``, so a crash or two threads never leave a half-written JPEG.
+file then ``os.replace``, so a crash or two threads never leave a half-written JPEG. Each
+entry ends with a CRC-32 of its JPEG (JPEG readers ignore bytes after the image), so an
+entry damaged on disk (truncated, overwritten, emptied, a folder in its place) is made
+again from the photo and rewritten, never shown as garbage.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import tempfile
+import zlib
 from pathlib import Path
 
 from PIL import Image
@@ -18,6 +23,18 @@ from PIL import Image
 from .decoder import DecodeError, open_image, read_file, to_rgb
 
 THUMBS_DIR = "thumbnails"
+TRAILER = b"IFT1"  # after the JPEG: the CRC-32 of the JPEG (4 bytes, big-endian), then this
+
+
+def _sealed(jpeg: bytes) -> bytes:
+    return jpeg + zlib.crc32(jpeg).to_bytes(4, "big") + TRAILER
+
+
+def _intact(entry: bytes) -> bool:
+    """True if a cache entry's checksum holds (False: damaged, or made before checksums)."""
+    if len(entry) < 8 or not entry.endswith(TRAILER):
+        return False
+    return zlib.crc32(entry[:-8]) == int.from_bytes(entry[-8:-4], "big")
 
 
 class ThumbnailCache:
@@ -33,7 +50,8 @@ class ThumbnailCache:
         return self.directory / digest[:2] / f"{digest}.jpg"
 
     def get_bytes(self, path: str, side: int = 256) -> bytes:
-        """JPEG bytes of a thumbnail fitting in ``side`` x ``side``; raises DecodeError."""
+        """JPEG bytes of a thumbnail fitting in ``side`` x ``side`` (with the cache's checksum
+        after the image, which JPEG readers ignore); raises DecodeError."""
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -42,13 +60,15 @@ class ThumbnailCache:
             raise DecodeError(f"cannot read file: {exc.strerror or exc}") from None
         cached = self.cache_path(path, st.st_size, st.st_mtime_ns, side)
         try:
-            return cached.read_bytes()
+            data = cached.read_bytes()
+            if _intact(data):
+                return data
         except OSError:
-            pass
+            pass  # missing (or unreadable): made below
         img = self._make(path, side)
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=self.quality)
-        data = buf.getvalue()
+        data = _sealed(buf.getvalue())
         self._write(cached, data)
         return data
 
@@ -75,6 +95,8 @@ class ThumbnailCache:
     def _write(self, target: Path, data: bytes) -> None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)  # a folder where an entry belongs
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:

@@ -31,6 +31,24 @@ def confirm_file_action(parent: QWidget | None, verb: str, count: int, total_byt
     return box.exec() == QMessageBox.StandardButton.Ok
 
 
+def ask_rebuild_catalog(parent: QWidget | None, message: str) -> bool:
+    """Offer to rebuild a damaged catalog (what ``imgfinder repair`` does); True to rebuild."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("The library's catalog is damaged")
+    box.setText(message[:1].upper() + message[1:] + ".")
+    box.setInformativeText(
+        "Rebuild it? The damaged file is kept aside (renamed, never deleted); the new catalog keeps the "
+        "“not duplicates” marks and the undo history that can still be read, and your folders are indexed "
+        "again. Your photos are not touched."
+    )
+    rebuild = box.addButton("Rebuild catalog", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(rebuild)
+    box.exec()
+    return box.clickedButton() is rebuild
+
+
 def choose_folder(parent: QWidget | None, title: str) -> str | None:
     path = QFileDialog.getExistingDirectory(parent, title)
     return path or None

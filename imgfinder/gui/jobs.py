@@ -23,7 +23,7 @@ from ..core.embedding import Embedder
 from ..core.file_actions import ActionResult, FileMover, in_trash
 from ..core.group_kind import KIND_SHOTS, group_kind
 from ..core.indexer import IndexSummary
-from ..core.library import Library, SimilarHit
+from ..core.library import Library, RepairReport, SimilarHit, repair
 from ..core.metadata import PhotoInfo, read_metadata
 from ..core.progress import Progress
 from .images import pil_to_qimage
@@ -66,6 +66,15 @@ class Engine:
             with self.lock:
                 self.library.close()
             self.library = None
+
+    def repair(self, ctx: TaskContext) -> tuple[RepairReport, int]:
+        """Set a damaged catalog aside, start a new one (``core.library.repair``) and open it."""
+        with self.lock:
+            if self.library is not None:
+                library, self.library = self.library, None
+                library.close()
+            report = repair(self.data_dir)
+        return report, self.open(ctx)
 
     @property
     def lib(self) -> Library:

@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
+        self.runner.catalog_damaged.connect(self._catalog_damaged)
+        self._repair_offered = False
         self.runner.cancelled.connect(self._on_cancelled)
         self.runner.progress.connect(self._on_progress)
         self._rows_timer = QTimer(self)
@@ -268,7 +270,7 @@ class MainWindow(QMainWindow):
         if kind == "index":
             self.indexing = False
             self._rows_timer.stop()
-        if kind == "open":
+        if kind == "open" and not self._repair_offered:
             QMessageBox.critical(self, "Cannot open the library", message)
         self._status(f"{kind} failed: {message}")
         self.job_done.emit(kind)
@@ -326,6 +328,27 @@ class MainWindow(QMainWindow):
         deferred, self._deferred = self._deferred, []
         for fn in deferred:
             fn()
+
+    @Slot(str)
+    def _catalog_damaged(self, message: str) -> None:
+        """Offer once to rebuild a damaged catalog; the rebuild runs in a worker."""
+        if self._repair_offered:
+            return
+        self._repair_offered = True
+        self.ready = False
+        if dialogs.ask_rebuild_catalog(self, message):
+            self._status("Rebuilding the catalog…")
+            self.runner.submit("repair", self.engine.repair)
+        else:
+            self._status("The catalog is damaged: restart imgfinder to rebuild it (or run 'imgfinder repair')")
+
+    def _done_repair(self, result) -> None:
+        report, count = result
+        self._repair_offered = False
+        self._done_open(count)
+        if report.damaged and not self.indexing:
+            kept = report.kept[0].name if report.kept else ""
+            self._status(f"New catalog made (the damaged one is kept as {kept}): add your photo folders again (Ctrl+O)")
 
     def _done_warmup(self, model_id: str) -> None:
         self.model_id = model_id or self.model_id

@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
+from ..core.catalog import CatalogDamaged
 from ..core.decoder import DecodeError
 from ..core.progress import CancelToken, Cancelled
 from ..core.thumbnails import ThumbnailCache
@@ -63,6 +64,8 @@ class _Task(QRunnable):
             result, error = None, exc
         except DecodeError as exc:  # a photo that cannot be read: told to the user, not a bug to trace
             result, error = None, exc.reason
+        except CatalogDamaged as exc:  # the window offers to rebuild the catalog
+            result, error = None, exc
         except Exception as exc:  # noqa: BLE001 - reported to the user, never lost
             traceback.print_exc()
             result, error = None, f"{type(exc).__name__}: {exc}"
@@ -77,6 +80,7 @@ class TaskRunner(QObject):
     cancelled = Signal(str)
     progress = Signal(str, object)
     busy_changed = Signal(str, bool)
+    catalog_damaged = Signal(str)  # message; emitted before ``failed`` of the job that found it
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 4) -> None:
         super().__init__(parent)
@@ -131,6 +135,8 @@ class TaskRunner(QObject):
         if isinstance(error, Cancelled):
             self.cancelled.emit(kind)
         elif error is not None:
+            if isinstance(error, CatalogDamaged):
+                self.catalog_damaged.emit(str(error))
             self.failed.emit(kind, str(error))
         else:
             self.finished.emit(kind, result)
