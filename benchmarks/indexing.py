@@ -34,7 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _data  # noqa: E402
 
-MODEL_SIZE = 224
+
+
+def model_size() -> int:
+    """The side of the square the default model sees (160 today), read from the model itself
+    (the constructor is cheap: TensorFlow loads on first use)."""
+    from imgfinder.embedders import default_embedder
+
+    return int(default_embedder().input_size)
 
 
 # -- children (each in its own process) -------------------------------------------------
@@ -43,8 +50,10 @@ def child_decode(files: list[str], workers: int) -> dict:
 
     from imgfinder.core.decoder import decode_for_model, read_file
 
+    size = model_size()
+
     def work(path: str) -> int:
-        return decode_for_model(path, MODEL_SIZE, read_file(path)).width
+        return decode_for_model(path, size, read_file(path)).width
 
     t = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
@@ -66,10 +75,11 @@ def child_naive(files: list[str], intra: int | None) -> dict:
     load = time.perf_counter() - t
     import numpy as np
 
+    size = embedder.input_size
     t = time.perf_counter()
     for path in files:
         with Image.open(path) as img:
-            rgb = img.convert("RGB").resize((MODEL_SIZE, MODEL_SIZE), Image.Resampling.BILINEAR)
+            rgb = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
         embedder.embed(np.asarray(rgb)[None])
     wall = time.perf_counter() - t
     return {"files": len(files), "seconds": wall, "per_s": len(files) / wall, "model_load_s": load}
@@ -88,7 +98,7 @@ def child_pipeline(folder: str, workers: int, batch: int, intra: int | None, emb
         import numpy as np
 
         embedder.load()
-        x = np.random.default_rng(0).integers(0, 255, (batch * 8, MODEL_SIZE, MODEL_SIZE, 3), dtype=np.uint8)
+        x = np.random.default_rng(0).integers(0, 255, (batch * 8, embedder.input_size, embedder.input_size, 3), dtype=np.uint8)
         embedder.embed(x[:batch])
         t = time.perf_counter()
         embedder.embed(x)
@@ -186,7 +196,7 @@ def main() -> None:
     decode, naive = med["decode"], med["naive"]
     rows = [
         ("decode only (limit)", f"{decode:.1f}", "1.00", f"{decode / naive:.1f}x", f"read+hash+draft decode, {workers} threads"),
-        ("model only (context)", f"{med['embed']:.1f}", f"{med['embed'] / decode:.2f}", f"{med['embed'] / naive:.1f}x", f"embed ready 224px batches of {args.batch}"),
+        ("model only (context)", f"{med['embed']:.1f}", f"{med['embed'] / decode:.2f}", f"{med['embed'] / naive:.1f}x", f"embed ready model-size batches (4 turns each) of {args.batch}"),
         ("naive baseline", f"{naive:.1f}", f"{naive / decode:.2f}", "1.0x", "full decode + resize + embed 1 by 1, model preloaded"),
     ]
     for name in variants:
