@@ -24,6 +24,7 @@ from .cli_text import ProgressPrinter, display_path, human_size, percent, table
 from .core.catalog import CatalogDamaged
 from .core.duplicates import DEFAULT_FLOOR, DEFAULT_THRESHOLD
 from .core.embedding import Embedder
+from .core.skip_reasons import describe_skipped
 
 EXIT_OK, EXIT_ERROR, EXIT_UNREADABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -452,9 +453,12 @@ def _cmd_index(library, args: argparse.Namespace, progress: ProgressPrinter) -> 
         out["data_dir"] = str(library.data_dir)
         print(json.dumps(out, indent=2))
     else:
+        resumed = f" ({summary.resumed} finished from an interrupted run)" if summary.resumed else ""
+        skipped = describe_skipped(summary.skipped)
         print(
-            f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
+            f"added {summary.added}{resumed}, updated {summary.updated}, unchanged {summary.unchanged}, "
             f"removed {summary.removed}, failed {summary.failed} in {elapsed:.1f}s"
+            + (f"; {skipped}" if skipped else "")
         )
         sys.stdout.flush()
         for path, reason in summary.problems:

@@ -215,3 +215,15 @@ def test_threshold_takes_percent_or_fraction_too(capsys, tmp_path, folder) -> No
     assert outputs[0] == outputs[1] == outputs[2] and outputs[0]["threshold"] == 0.95
     code, _, err = cli(capsys, "duplicates", "--threshold", "50%", "--data-dir", data)
     assert code == 1 and "between 80% and 100%" in err
+
+
+def test_index_says_what_it_left_out_so_the_numbers_add_up(capsys, tmp_path, folder: Path) -> None:
+    (folder / ".hidden").mkdir()
+    small_copy(next(folder.glob("*.jpg")), folder / ".hidden" / "secret.jpg", max_side=64)
+    (folder / "._IMG_0001.jpg").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    (folder / "notes.txt").write_text("not a photo")
+    code, out, err = cli(capsys, "index", str(folder), "--data-dir", str(tmp_path / "d"))
+    assert code == 0, err
+    assert "left out 1 hidden folder, 1 AppleDouble file, 1 file that is not a photo" in out
+    code, out, _ = cli(capsys, "index", str(folder), "--data-dir", str(tmp_path / "d"), "--json")
+    assert json.loads(out)["skipped"] == {"appledouble": 1, "hidden_folder": 1, "not_a_photo": 1}

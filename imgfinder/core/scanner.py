@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .skip_reasons import SKIP_REASONS  # what scan counts in ``skipped``
+
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 )
@@ -36,16 +38,6 @@ SYSTEM_DIRS = frozenset(
         ".thumbnails",
     }
 )
-
-# What ``scan`` counts in ``skipped`` (key -> what it means); folders are counted as
-# folders (what is inside them is not walked).
-SKIP_REASONS = {
-    "hidden_folder": "hidden folders (name starting with '.'), not walked",
-    "system_folder": "system, cache and trash folders, not walked",
-    "appledouble": "macOS AppleDouble files ('._' + name), not photos",
-    "not_a_photo": "files whose extension is not a photo's",
-    "same_file": "another path (symlink or hard link) to a photo already found",
-}
 
 
 @dataclass(frozen=True)

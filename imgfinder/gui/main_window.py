@@ -25,6 +25,7 @@ from ..core.embedding import Embedder
 from ..core.export import write_csv, write_json
 from ..core.file_actions import ActionResult, is_under
 from ..core.indexer import IndexSummary
+from ..core.skip_reasons import describe_skipped
 from ..core.thumbnails import ThumbnailCache
 from . import dialogs, jobs
 from .about import AboutDialog
@@ -420,6 +421,9 @@ class MainWindow(QMainWindow):
                 f"{summary.unchanged:,} unchanged, {summary.removed:,} removed")
         if summary.failed or summary.problems:
             text += f", {plural(len(summary.problems), 'file')} could not be read (see Problems)"
+        skipped = describe_skipped(summary.skipped)
+        if skipped:
+            text += f"; {skipped}"
         self._status(text)
         forgot, self._forgetting = self._forgetting, []
         changes = self._changes_since_search

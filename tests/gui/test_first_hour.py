@@ -320,3 +320,14 @@ def test_a_cancelled_duplicate_search_does_not_say_it_is_still_looking(qtbot, ma
     with _wait(qtbot, window, "duplicates"):
         window.act_cancel.trigger()
     assert dv.summary.text().startswith("The search was cancelled. Click “Find duplicates”"), dv.summary.text()
+
+
+def test_the_status_says_what_indexing_left_out(qtbot, make_window, gui_photos: Path) -> None:
+    """The summary adds up to what is on disk: hidden folders and AppleDouble files are named."""
+    (gui_photos / ".hidden").mkdir()
+    shutil.copy(next(gui_photos.glob("*.jpg")), gui_photos / ".hidden" / "secret.jpg")
+    (gui_photos / "._IMG_0001.jpg").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    text = window.status_label.full_text()
+    assert "left out 1 hidden folder, 1 AppleDouble file" in text, text
