@@ -55,6 +55,9 @@ class Engine:
         self.library: Library | None = None
         self.lock = threading.Lock()
         self.date_cache: dict[tuple[str, int], str] = {}
+        # Problems the last index run met that are not catalog rows (a FIFO named like a
+        # photo, a broken symlink, a folder that could not be read): shown until next run.
+        self.scan_problems: dict[str, str] = {}
 
     def open(self, ctx: TaskContext) -> int:
         """Open the catalog (cheap embedder constructor: the model loads lazily)."""
@@ -106,6 +109,7 @@ class Engine:
             ix = self.lib.indexer(workers=workers or min(2, os.cpu_count() or 1))
             for p in ix.run(list(roots), ctx.cancel):
                 ctx.report(ProgressInfo.of(p), stage=p.stage)
+            self.scan_problems = dict(ix.summary.problems)
             return ix.summary
 
     # -- listing -----------------------------------------------------------------------
@@ -115,7 +119,11 @@ class Engine:
         return sort_rows(rows, sort_key, self.date_cache, ctx)
 
     def problems(self, ctx: TaskContext) -> list[tuple[str, str]]:
-        return [(p, r) for p, r in self.lib.catalog.problems() if not in_trash(p)]
+        """Files of the catalog that could not be read, then what the last scan could not
+        even look at (those have no catalog row)."""
+        listed = [(p, r) for p, r in self.lib.catalog.problems() if not in_trash(p)]
+        seen = {p for p, _ in listed}
+        return listed + sorted((p, r) for p, r in self.scan_problems.items() if p not in seen)
 
     # -- similar -------------------------------------------------------------------------
     def similar(self, ctx: TaskContext, path: str, k: int) -> tuple[str, list[SimilarHit]]:

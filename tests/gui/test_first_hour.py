@@ -331,3 +331,16 @@ def test_the_status_says_what_indexing_left_out(qtbot, make_window, gui_photos: 
     index_and_wait(qtbot, window, gui_photos)
     text = window.status_label.full_text()
     assert "left out 1 hidden folder, 1 AppleDouble file" in text, text
+
+
+def test_problems_tab_lists_what_the_scan_could_not_open(qtbot, make_window, gui_photos: Path) -> None:
+    """A FIFO named like a photo and a broken symlink have no catalog row, but a reason."""
+    import os
+
+    os.mkfifo(gui_photos / "pipe.jpg")
+    os.symlink(gui_photos / "gone.jpg", gui_photos / "dangling.jpg")
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    qtbot.waitUntil(lambda: window.problems_view.count() >= 3, timeout=5000)
+    names = {Path(window.problems_view.table.item(r, 0).text()).name for r in range(window.problems_view.count())}
+    assert {"broken.jpg", "pipe.jpg", "dangling.jpg"} <= names, names
