@@ -44,6 +44,17 @@ def model_size() -> int:
     return int(default_embedder().input_size)
 
 
+def set_tf_threads(embedder: object, intra: int | None) -> None:
+    """TensorFlow's intra-op threads, on the Keras runtime only (importing TensorFlow for the
+    TFLite runtime would skew its cold start)."""
+    from imgfinder.model.keras_embedder import KerasEmbedder
+
+    if isinstance(embedder, KerasEmbedder):
+        from imgfinder.model.keras_embedder import configure_tf_threads
+
+        configure_tf_threads(intra)
+
+
 # -- children (each in its own process) -------------------------------------------------
 def child_decode(files: list[str], workers: int) -> dict:
     from concurrent.futures import ThreadPoolExecutor
@@ -66,10 +77,9 @@ def child_naive(files: list[str], intra: int | None) -> dict:
     from PIL import Image
 
     from imgfinder.embedders import default_embedder
-    from imgfinder.model.keras_embedder import configure_tf_threads
 
-    configure_tf_threads(intra)
     embedder = default_embedder()
+    set_tf_threads(embedder, intra)
     t = time.perf_counter()
     embedder.load()
     load = time.perf_counter() - t
@@ -89,11 +99,10 @@ def child_pipeline(folder: str, workers: int, batch: int, intra: int | None, emb
     t0 = time.perf_counter()
     from imgfinder.core.library import Library
     from imgfinder.embedders import default_embedder
-    from imgfinder.model.keras_embedder import configure_tf_threads
 
-    if intra is not None:
-        configure_tf_threads(intra)
     embedder = default_embedder()
+    if intra is not None:
+        set_tf_threads(embedder, intra)
     if embed_only:  # the model's own throughput on ready pixels, for context
         import numpy as np
 

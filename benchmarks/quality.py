@@ -174,17 +174,18 @@ def semantic_map(photos: list[Path], work: Path, head_env: dict, label: str) -> 
                 records.append((str(path), photo.stem))
     data = work / f"data-scenes-{label}"
     run_cli("index", str(folder), "--data-dir", str(data), env=head_env)
-    # The ranking itself runs in-process (the same Library.similar the CLI calls): one
-    # CLI process per query would spend its time importing TensorFlow.
+    # The ranking itself runs in-process (the same Library.similar the CLI calls, on the
+    # runtime the CLI picks, IMGFINDER_BACKBONE_TFLITE included): one process per query is slow.
     from imgfinder.core.library import Library
-    from imgfinder.model.keras_embedder import KerasEmbedder
+    from imgfinder.embedders import default_backbone
+    from imgfinder.model.runtime import make_embedder
 
     head = head_env.get("IMGFINDER_MODEL_HEAD")
     if head is None:
         from imgfinder.embedders import default_head
 
         head = default_head()
-    embedder = KerasEmbedder(head_path=None if head in (None, "none") else head)
+    embedder = make_embedder(default_backbone(), None if head in (None, "none") else head)
     aps = []
     with Library(data, embedder) as library:
         for path, scene in records:

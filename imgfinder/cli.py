@@ -435,7 +435,7 @@ def _photo_hints(roots: list[Path]) -> list[str]:
 
 
 def _cmd_index(library, args: argparse.Namespace, progress: ProgressPrinter) -> int:
-    options = {"batch_size": args.batch_size}
+    options = {"batch_size": args.batch_size, "first_batch": 2}  # the first photos embedded within a second
     if args.workers:
         options["workers"] = args.workers
     indexer = library.indexer(**options)

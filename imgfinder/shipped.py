@@ -15,6 +15,7 @@ __all__ = [
     "RESOURCE_PACKAGE",
     "HEAD_FILE",
     "WHITENING_FILE",
+    "BACKBONE_FILE",
     "MissingResourceError",
     "resource_path",
     "require_resource",
@@ -23,6 +24,9 @@ __all__ = [
 RESOURCE_PACKAGE = "imgfinder.resources"
 HEAD_FILE = "models/siamese_head.npz"
 WHITENING_FILE = "models/retrieval_whitening.npz"
+BACKBONE_FILE = "models/efficientnet_lite0_s160.tflite"
+"""The backbone converted to TensorFlow Lite (``python -m imgfinder.model.tflite_convert``);
+its provenance is in the ``.convert.json`` beside it."""
 
 
 class MissingResourceError(RuntimeError):

@@ -25,7 +25,10 @@ from PIL import Image, ImageOps
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "imgfinder", "resources")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
-MODEL_FILES = ("models/siamese_head.npz", "models/retrieval_whitening.npz", "models/MODEL_CARD.md")
+MODEL_FILES = (
+    "models/siamese_head.npz", "models/retrieval_whitening.npz", "models/MODEL_CARD.md",
+    "models/efficientnet_lite0_s160.tflite", "models/efficientnet_lite0_s160.convert.json",
+)
 ICONS = sorted(p.name for p in (REPO / "resources" / "icons").iterdir() if p.suffix in (".svg", ".png"))
 
 # Runs in the installed copy: where it was imported from, its model and its icons.
@@ -118,6 +121,8 @@ def test_installed_copy_runs_the_same_model_and_finds_its_icons(venv: Path, tmp_
 
     head = file_fingerprint(REPO / "resources" / "models" / "siamese_head.npz")
     whitening = file_fingerprint(REPO / "resources" / "models" / "retrieval_whitening.npz")
+    backbone = file_fingerprint(REPO / "resources" / "models" / "efficientnet_lite0_s160.tflite")
+    assert f"/rt-tflite-float32@{backbone}/" in installed["model_id"]
     assert f"/head@{head}/" in installed["model_id"] and installed["dim"] == 256
     assert installed["retrieval_id"].endswith(f"/lw@{whitening}")
     assert (installed["model_id"], installed["retrieval_id"]) == (editable["model_id"], editable["retrieval_id"])

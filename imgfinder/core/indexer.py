@@ -130,12 +130,16 @@ class Indexer:
         trees: int | None = None,
         in_flight: int | None = None,
         retrieval_store: IndexStore | None = None,
+        first_batch: int | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.retrieval_store = retrieval_store  # the similar-search index (None: not kept)
         self.embedder = embedder
         self.batch_size = batch_size
+        # The first batch's size (then doubling up to batch_size): a small one is embedded
+        # sooner after start (the CLI: 2 photos, within a second instead of ~2.7 s for 32).
+        self.first_batch = max(1, min(batch_size, first_batch or batch_size))
         self.workers = workers or default_workers()
         self.trees = trees
         # Files read or decoded but not yet committed, at most: enough to keep decoders
@@ -271,6 +275,7 @@ class Indexer:
         waiting: deque[_Result] = deque()  # facts committed, embedding not made yet
         taken: list[_Result] = []  # read, facts not committed yet
         limit = self.in_flight
+        size = self.first_batch
         _warm_up(self.embedder)
         pending = iter(work)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="imgfinder-decode") as pool:
@@ -285,7 +290,7 @@ class Indexer:
                         break
                     if in_flight:
                         taken.append(in_flight.popleft().result())
-                    if len(taken) + len(waiting) < self.batch_size and in_flight:
+                    if len(taken) + len(waiting) < size and in_flight:
                         continue
                     # The model may be about to load (seconds): first commit the facts of
                     # this batch and of every photo already read behind it.
@@ -293,8 +298,9 @@ class Indexer:
                         taken.append(in_flight.popleft().result())
                     progress.done += self._commit_facts(taken, known, waiting)
                     taken = []
-                    batch = [waiting.popleft() for _ in range(min(self.batch_size, len(waiting)))]
+                    batch = [waiting.popleft() for _ in range(min(size, len(waiting)))]
                     self._commit(batch, model_id, known)
+                    size = min(self.batch_size, 2 * size)
                     progress.done += len(batch)
                     yield progress
                     cancel.raise_if_cancelled()

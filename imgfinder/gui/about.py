@@ -26,7 +26,8 @@ LICENCES = [
      "trained for imgfinder on GPL-2+/LGPL-3 wallpaper photos (Debian) and MIT grocery photos; "
      "the training data and its licences are in resources/models/MODEL_CARD.md"),
     (f"Qt {qVersion()} and PySide6 {PYSIDE_VERSION}", "LGPL-3.0", "Qt for Python, The Qt Company"),
-    ("TensorFlow, NumPy, Pillow, Annoy", "Apache-2.0, BSD-3-Clause, MIT-CMU, Apache-2.0", "runtime libraries"),
+    ("LiteRT (ai-edge-litert), NumPy, Pillow, Annoy", "Apache-2.0, BSD-3-Clause, MIT-CMU, Apache-2.0",
+     "runtime libraries (TensorFlow only to train and convert the model)"),
 ]
 
 

@@ -96,6 +96,15 @@ def import_keras() -> Any:
     load the model on the main thread (the CLI does).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" not in sys.modules:
+        from importlib.util import find_spec
+
+        if find_spec("keras") is None or find_spec("tensorflow") is None:
+            raise ModuleNotFoundError(
+                "TensorFlow is not installed: the app runs its model on TensorFlow Lite without it, but "
+                "training and converting the model need it: pip install 'imgfinder[train]'",
+                name="tensorflow",
+            )
     with _IMPORT_LOCK:
         if (
             "tensorflow" in sys.modules

@@ -1,14 +1,16 @@
-"""Run the Keras embedder in a child process.
+"""Run the backbone in a child process (the desktop app's model).
 
 Why: importing TensorFlow's native libraries holds the GIL for whole fractions of a
 second, which froze the desktop app's window three times for 0.4-0.6 s while the model
 loaded in a background *thread*. In a child process the import cannot touch the GUI's
 event loop at all; only uint8 pixel batches and float32 vectors cross the pipe
-(about 5 MB per batch of 32, a few milliseconds).
+(about 5 MB per batch of 32, a few milliseconds). The child runs the same runtime as the
+CLI (:func:`make_embedder`): TensorFlow Lite by default, which loads in ~0.3 s and releases
+the GIL while it computes, so the child is now a safety margin rather than a necessity.
 
-The parent keeps a cheap, never-loaded ``KerasEmbedder`` for the ids, ``input_size``,
-``dim`` and the numpy-only steps after the backbone (the head, the whitening), so nothing
-TensorFlow-related is imported here; the child returns descriptors.
+The parent keeps a cheap, never-loaded embedder of the same kind for the ids,
+``input_size``, ``dim`` and the numpy-only steps after the backbone (the head, the
+whitening), so no runtime is imported here; the child returns descriptors.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from imgfinder.model.keras_embedder import KerasEmbedder
+from imgfinder.model.runtime import SHIPPED, make_embedder
+
+__all__ = ["ProcessEmbedder", "SHIPPED"]
 
 
-def _serve(conn: Connection, head_path: str | None, input_size: int) -> None:
+def _serve(conn: Connection, tflite_path: str | None, head_path: str | None, input_size: int) -> None:
     """Child process: build the model, then answer pixel batches with descriptors until None."""
     try:
-        embedder = KerasEmbedder(head_path=head_path, input_size=input_size)
+        embedder = make_embedder(tflite_path, head_path, None, input_size)
         embedder.load()
         conn.send(("ready", embedder.model_id))
     except BaseException as exc:  # noqa: BLE001 - report anything to the parent
@@ -47,13 +51,20 @@ def _serve(conn: Connection, head_path: str | None, input_size: int) -> None:
 
 
 class ProcessEmbedder:
-    """The ``Embedder`` protocol, served by a ``KerasEmbedder`` in a child process."""
+    """The ``Embedder`` protocol, served by a :func:`make_embedder` embedder in a child process.
+
+    ``tflite_path``: the TFLite model (default: the shipped one where LiteRT is installed),
+    or ``None`` for the Keras model on TensorFlow.
+    """
 
     def __init__(
         self, head_path: str | Path | None = None, *, whitening_path: str | Path | None = None, input_size: int = 160,
+        tflite_path: str | Path | None = SHIPPED,
     ) -> None:
         # Never loaded here: it only applies the head and the whitening to descriptors.
-        self._local = KerasEmbedder(head_path=head_path, whitening_path=whitening_path, input_size=input_size)
+        self._local = make_embedder(tflite_path, head_path, whitening_path, input_size)
+        local_tflite = getattr(self._local, "tflite_path", None)  # None: the Keras runtime
+        self._tflite_path = str(local_tflite) if local_tflite is not None else None
         self._head_path = str(head_path) if head_path is not None else None
         self.input_size: int = self._local.input_size
         self.dim: int = self._local.dim
@@ -97,7 +108,8 @@ class ProcessEmbedder:
         ctx = multiprocessing.get_context("spawn")  # never fork a process that runs Qt threads
         parent, child = ctx.Pipe()
         process = ctx.Process(
-            target=_serve, args=(child, self._head_path, self.input_size), name="imgfinder-model", daemon=True
+            target=_serve, args=(child, self._tflite_path, self._head_path, self.input_size), name="imgfinder-model",
+            daemon=True,
         )
         process.start()
         child.close()

