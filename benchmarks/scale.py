@@ -192,16 +192,30 @@ def bench_similar(n: int, dim: int, trees_list: list[int], search_ks: list[int],
         result["default_recall_at_10"] = hits / (10 * len(queries))
         result["default_lookup_ms_median"] = statistics.median(times) * 1000
         result["default_lookup_ms_p95"] = float(np.percentile(times, 95)) * 1000
-        # similar_to_vector: lookup + catalog rows, no model.
+        # A query vector to result rows: lookup + catalog rows, no model.
         times = []
         for q in queries[:100]:
             t = time.perf_counter()
-            lib.similar_to_vector(q, 10)
+            got, _ = index.query_vector(q, 10)
+            lib.catalog.rows(got.tolist())
             times.append(time.perf_counter() - t)
         result["similar_to_vector_ms_median"] = statistics.median(times) * 1000
-    if real:
+    # The end-to-end ``similar`` of a new photo needs stored descriptors and the retrieval
+    # index, which this synthetic catalog (vectors only) does not have: that path is timed
+    # on real photos by benchmarks/startup_cli.py (whole process) instead.
+    if real and e2e_queries and _has_descriptors(data_dir):
         result.update(e2e_similar(data_dir, e2e_queries))
     return result
+
+
+def _has_descriptors(data_dir: Path) -> bool:
+    from imgfinder.core.library import CATALOG_NAME
+
+    import sqlite3
+
+    with sqlite3.connect(data_dir / CATALOG_NAME) as db:
+        cols = [r[1] for r in db.execute("PRAGMA table_info(files)")]
+        return "descriptor" in cols and db.execute("SELECT 1 FROM files WHERE descriptor IS NOT NULL LIMIT 1").fetchone() is not None
 
 
 def e2e_similar(data_dir: Path, n_queries: int) -> dict:
@@ -335,7 +349,7 @@ def main() -> None:
         rows.append((f"  index lookup (trees={s['default_trees']}, search_k={s['default_search_k']})",
                      f"{s['default_lookup_ms_median']:.2f} ms (p95 {s['default_lookup_ms_p95']:.2f})", "< 5 ms",
                      f"{s['default_lookup_ms_median'] / 5:.2f} of budget"))
-        rows.append(("  lookup + catalog rows (similar_to_vector)", f"{s['similar_to_vector_ms_median']:.2f} ms", "", ""))
+        rows.append(("  lookup + catalog rows", f"{s['similar_to_vector_ms_median']:.2f} ms", "", ""))
         rows.append(("  recall@10 vs exact search", f"{s['default_recall_at_10']:.3f}", ">= 0.95",
                      f"{s['default_recall_at_10'] / 0.95:.3f} of target"))
         rows.append(("  exact search, numpy, 64 queries per product (for scale)", f"{s['exact_ms_per_query']:.1f} ms", "", ""))

@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
@@ -114,28 +113,10 @@ def import_keras() -> Any:
             import keras
 
             return keras
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError, AttributeError):  # no usable fd 2: import as is
-            import keras
+        from imgfinder.model.stderr_filter import filtered_stderr
 
-            return keras
-        with tempfile.TemporaryFile(mode="w+b") as capture:
-            os.dup2(capture.fileno(), 2)
-            try:
-                import keras
-            finally:
-                try:
-                    sys.stderr.flush()
-                except (OSError, ValueError):
-                    pass
-                os.dup2(saved, 2)
-                os.close(saved)
-                capture.seek(0)
-                for line in capture.read().decode("utf-8", "replace").splitlines():
-                    if line and not _TF_IMPORT_NOISE.match(line):
-                        print(line, file=sys.stderr)
+        with filtered_stderr(_TF_IMPORT_NOISE):
+            import keras
     return keras
 
 

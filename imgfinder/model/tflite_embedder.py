@@ -22,16 +22,13 @@ import contextlib
 import functools
 import importlib.util
 import json
-import os
 import re
-import sys
-import tempfile
-import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from imgfinder.model.stderr_filter import filtered_stderr
 from imgfinder.model.efficientnet_lite import ARCH_ID, HEAD_CHANNELS
 from imgfinder.model.embedder_base import BackboneEmbedder, mean_of_turns, turned_views, usable_cores
 from imgfinder.model.weights import file_fingerprint
@@ -90,39 +87,11 @@ def read_metadata(tflite_path: str | Path) -> dict[str, Any]:
     return meta
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Drop LiteRT's INFO line from fd 2 while a model is first set up; keep anything else.
-
-    Only on the main thread: fd 2 belongs to the whole process, and capturing it from a
-    background thread would swallow what other threads print meanwhile (see
-    :func:`imgfinder.model.efficientnet_lite.import_keras`). The CLI loads in the foreground,
-    and the GUI's model process loads on its own main thread.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable fd 2
-        yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            try:
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            for line in capture.read().decode("utf-8", "replace").splitlines():
-                if line and not _LITERT_NOISE.match(line):
-                    print(line, file=sys.stderr)
+def _quiet_stderr() -> contextlib.AbstractContextManager[None]:
+    """Drop LiteRT's INFO line from fd 2 while a model is first set up; keep anything else
+    (main thread only: the CLI loads in the foreground, the GUI's model process on its own
+    main thread)."""
+    return filtered_stderr(_LITERT_NOISE)
 
 
 class TFLiteEmbedder(BackboneEmbedder):
