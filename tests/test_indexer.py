@@ -87,7 +87,10 @@ def test_cancel_keeps_committed_batches_and_resume_finishes(library: Library, sm
     committed = library.catalog.count()
     assert 2 <= committed < 8
     summary, _ = run(library, [tmp_path / "lib"])
-    assert summary.unchanged == committed and summary.added == 8 - committed
+    # A batch whose decoded facts were committed but not yet embedded when the cancel came
+    # (timing decides whether there is one) is finished as ``resumed``, counted in ``added``.
+    assert summary.unchanged >= 2 and summary.unchanged + summary.resumed == committed
+    assert summary.added == 8 - summary.unchanged
     assert library.catalog.count() == 8
 
 
