@@ -495,15 +495,19 @@ class FileMover:
                 raise
             if not isinstance(exc, Exception):
                 interrupted = exc
-        for m in moved:
-            result.done.append((m.src, m.dst))
-            result.bytes += m.size
-            try:
-                self.catalog.rename_path(m.src, m.dst)
-            except Exception:
-                pass  # only the catalog lags: the next scan brings it up to date
+        self._record_done(result, [(m.src, m.dst, m.size) for m in moved])
         if interrupted is not None:
             raise interrupted
+
+    def _record_done(self, result: ActionResult, moves: list[tuple[str, str, int]]) -> None:
+        """Report each logged move (from, to, bytes) and follow it in the catalog."""
+        for old, new, size in moves:
+            result.done.append((old, new))
+            result.bytes += size
+            try:
+                self.catalog.rename_path(old, new)
+            except Exception:
+                pass  # only the catalog lags: the next scan brings it up to date
 
     def _logged_batch(self, entries: list[tuple[str, str, str]]) -> int | None:
         """The batch holding exactly ``entries`` if the log was written after all."""
@@ -587,13 +591,7 @@ class FileMover:
                 raise
             if not isinstance(exc, Exception):
                 interrupted = exc
-        for m in restored:
-            result.done.append((m.dst, m.src))
-            result.bytes += m.size
-            try:
-                self.catalog.rename_path(m.dst, m.src)
-            except Exception:
-                pass
+        self._record_done(result, [(m.dst, m.src, m.size) for m in restored])
         if interrupted is not None:
             raise interrupted
 
