@@ -11,7 +11,11 @@ Each measurement runs in a fresh subprocess (so TensorFlow's thread settings and
 * ``naive``: the baseline. Full decode, resize, embed one photo at a time (model already
   loaded, so the baseline is flattered, not the pipeline).
 * ``pipeline``: ``Library.indexer().run()`` from a fresh process into an empty catalog,
-  timed from before TensorFlow is imported to the Annoy index on disk (cold start).
+  timed from before the model runtime is imported to the Annoy index on disk (cold
+  start), then again into a fresh catalog with the model loaded (warm).
+* ``phash`` / ``dhash``: the peers users would pick instead: ImageHash's perceptual and
+  difference hashes over the same files, one process per core (``imagehash.phash(
+  Image.open(path))``, as imagededup and most scripts call it), whole child process timed.
 
 Prints a table and writes ``benchmarks/out/indexing.json``.
 """
@@ -70,6 +74,74 @@ def child_decode(files: list[str], workers: int) -> dict:
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(work, files))
     wall = time.perf_counter() - t
+    return {"files": len(files), "seconds": wall, "per_s": len(files) / wall}
+
+
+def child_stages(files: list[str], batch: int) -> dict:
+    """Where one photo's time goes, one thread, milliseconds per photo, stage by stage."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from imgfinder.core.decoder import hash_bytes, model_pixels
+    from imgfinder.core.layout import layout_signature, signature_to_bytes
+    from imgfinder.embedders import default_embedder
+
+    embedder = default_embedder()
+    size = embedder.input_size
+    ms: dict[str, float] = {}
+
+    def clock(name: str, fn) -> list:
+        t = time.perf_counter()
+        out = [fn(x) for x in items]
+        ms[name] = (time.perf_counter() - t) * 1000 / len(files)
+        return out
+
+    items = files
+    datas = clock("read", lambda f: Path(f).read_bytes())
+    items = datas
+    clock("hash (blake2b)", hash_bytes)
+
+    def draft(data: bytes) -> Image.Image:
+        img = Image.open(io.BytesIO(data))
+        img.draft("RGB", (size, size))  # DCT scaling: 1/8 a side for 12 MP
+        img.load()
+        return img
+
+    images = clock("decode (draft)", draft)
+    items = images
+    pixels = clock("squeeze to the model square", lambda img: model_pixels(img, size, 1))
+    items = pixels
+    clock("layout signature", lambda px: signature_to_bytes(layout_signature(px)))
+    embedder.load()
+    stack = np.stack(pixels)
+    embedder.embed(stack[:batch])  # warm-up
+    t = time.perf_counter()
+    for i in range(0, len(stack), batch):
+        embedder.embed(stack[i : i + batch])
+    ms[f"model (4 turns, batches of {batch})"] = (time.perf_counter() - t) * 1000 / len(files)
+    return {"files": len(files), "ms_per_photo": ms, "per_s": 1000 / sum(ms.values())}
+
+
+def _hash_one(args: tuple[str, str]) -> str:
+    import imagehash
+    from PIL import Image
+
+    kind, path = args
+    with Image.open(path) as img:
+        return str(getattr(imagehash, kind)(img))
+
+
+def child_hash(files: list[str], workers: int, hash_kind: str) -> dict:
+    """ImageHash over ``files`` with one process per core, timed from this child's start."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    t = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        hashes = list(pool.map(_hash_one, [(hash_kind, f) for f in files], chunksize=4))
+    wall = time.perf_counter() - t
+    assert len(hashes) == len(files)
     return {"files": len(files), "seconds": wall, "per_s": len(files) / wall}
 
 
@@ -163,7 +235,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         kw = json.loads(args.child_args)
-        fn = {"decode": child_decode, "naive": child_naive, "pipeline": child_pipeline}[args.child]
+        fn = {"decode": child_decode, "naive": child_naive, "pipeline": child_pipeline, "hash": child_hash,
+              "stages": child_stages}[args.child]
         print(json.dumps(fn(**kw)))
         return
     if args.quick:
@@ -197,10 +270,13 @@ def main() -> None:
         for name, v in variants.items():
             results.setdefault(name, []).append(
                 run_child("pipeline", folder=folder, workers=v["workers"], batch=args.batch, intra=v["intra"], embed_only=False))
+        for kind in ("phash", "dhash"):
+            results.setdefault(f"ImageHash {kind}", []).append(run_child("hash", files=files, workers=workers, hash_kind=kind))
         results.setdefault("naive", []).append(run_child("naive", files=files[: args.naive_photos], intra=args.intra))
         results.setdefault("embed", []).append(
             run_child("pipeline", folder=folder, workers=workers, batch=args.batch, intra=args.intra, embed_only=True))
 
+    stages = run_child("stages", files=files[: min(len(files), 96)], batch=args.batch)
     med = {k: statistics.median(x["per_s"] for x in v) for k, v in results.items()}
     decode, naive = med["decode"], med["naive"]
     rows = [
@@ -217,6 +293,10 @@ def main() -> None:
                      f"{args.photos} photos: process start to index on disk; first batch at {first:.1f} s"))
         rows.append((f"{name} (model loaded)", f"{steady:.1f}", f"{steady / decode:.2f}", f"{steady / naive:.1f}x",
                      "same again, fresh catalog, model already loaded"))
+    for kind in ("phash", "dhash"):
+        h = med[f"ImageHash {kind}"]
+        rows.append((f"ImageHash {kind} (peer)", f"{h:.1f}", f"{h / decode:.2f}", f"{h / naive:.1f}x",
+                     f"one process per core ({workers}), full decode; imgfinder cold = {med['pipeline'] / h:.2f}x this"))
     bound = 1 / (1 / decode + 1 / med["embed"])
     rows.append(("bound: decode + model share 2 cores", f"{bound:.1f}", f"{bound / decode:.2f}", f"{bound / naive:.1f}x",
                  "1 / (1/decode + 1/model): both are CPU-bound"))
@@ -224,13 +304,19 @@ def main() -> None:
     print(f"Indexing {args.photos} full-size 4000x3000 q90 JPEGs on {_data.machine()['cpus']} cores "
           f"(median of {args.rounds} round(s))")
     print(_data.table(rows, ("measurement", "photos/s", "vs decode", "vs naive", "notes")))
+    total = sum(stages["ms_per_photo"].values())
+    print(f"\nWhere one photo's time goes (one thread, {stages['files']} photos; both cores share this work):")
+    print(_data.table([(k, f"{v:.1f}", f"{v / total:.0%}") for k, v in stages["ms_per_photo"].items()]
+                      + [("total", f"{total:.1f}", "100%")], ("stage", "ms/photo", "share")))
     payload = {
-        "machine": _data.machine(), "photos": args.photos, "naive_photos": args.naive_photos, "workers": workers,
+        "stages_ms_per_photo": stages["ms_per_photo"], "machine": _data.machine(), "photos": args.photos, "naive_photos": args.naive_photos, "workers": workers,
         "batch": args.batch, "intra": args.intra, "median_per_s": med, "runs": results,
         "targets": {
             "pipeline_vs_decode": med["pipeline"] / decode, "pipeline_vs_decode_target": 0.75,
             "pipeline_vs_naive": med["pipeline"] / naive, "pipeline_vs_naive_target": 5.0,
             "cpu_bound_per_s": bound, "cpu_bound_vs_decode": bound / decode,
+            "pipeline_vs_phash": med["pipeline"] / med["ImageHash phash"], "pipeline_vs_phash_target": 3.0,
+            "pipeline_vs_dhash": med["pipeline"] / med["ImageHash dhash"],
         },
     }
     print(f"\nwrote {_data.write_json('indexing', payload)}")

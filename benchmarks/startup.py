@@ -1,4 +1,5 @@
-"""Start-up: time from process start to the first window, and to `imgfinder --help`.
+"""Start-up: time from process start to the first window, to `imgfinder --help`, and to the
+desktop app's model process being ready (target < 1.5 s).
 
     .venv/bin/python benchmarks/startup.py            # 5 runs each, offscreen
 
@@ -36,14 +37,32 @@ print("SHOWN", time.time(), sum(m.split(".")[0] in ("tensorflow", "keras") for m
 w.close()
 """
 
+# The desktop app's model process (gui_embedder: the model in a spawned child process),
+# started from a fresh interpreter: READY is when load() returns, LOAD how long load() took.
+MODEL_PROCESS = r"""
+import sys, time
+from imgfinder.gui.app import default_factory
+e = default_factory()
+t = time.time()
+e.load()
+done = time.time()
+print("SHOWN", done, 0, flush=True)
+print("LOAD", done - t, flush=True)
+e.close()
+"""
 
-def timed(cmd: list[str], env: dict, marker: bool) -> float:
+
+def timed(cmd: list[str], env: dict, marker: bool, extra: dict[str, list[float]] | None = None) -> float:
     t0 = time.time()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     if out.returncode != 0:
         raise SystemExit(f"{cmd} failed: {out.stderr[-500:]}")
     if not marker:
         return time.time() - t0
+    if extra is not None:
+        for x in out.stdout.splitlines():
+            if x.startswith("LOAD"):
+                extra.setdefault("GUI model process: load() alone", []).append(float(x.split()[1]))
     line = next(x for x in out.stdout.splitlines() if x.startswith("SHOWN"))
     _, shown, heavy = line.split()
     if int(heavy):
@@ -56,12 +75,17 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    results: dict[str, list[float]] = {"python -c pass (baseline)": [], "imgfinder --help": [], "first window shown": []}
+    results: dict[str, list[float]] = {"python -c pass (baseline)": [], "imgfinder --help": [], "first window shown": [],
+                                       "GUI model process ready (from process start)": []}
+    loads: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.runs):  # interleaved, so machine noise hits all three alike
             results["python -c pass (baseline)"].append(timed([sys.executable, "-c", "pass"], env, False))
             results["imgfinder --help"].append(timed([sys.executable, "-m", "imgfinder", "--help"], env, False))
             results["first window shown"].append(timed([sys.executable, "-c", WINDOW, str(Path(tmp) / "data")], env, True))
+            results["GUI model process ready (from process start)"].append(
+                timed([sys.executable, "-c", MODEL_PROCESS], env, True, loads))
+    results.update(loads)
     base = statistics.median(results["python -c pass (baseline)"])
     rows = [(name, f"{statistics.median(v) * 1000:.0f}", f"{max(v) * 1000:.0f}", f"{statistics.median(v) / base:.1f}x")
             for name, v in results.items()]

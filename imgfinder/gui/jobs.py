@@ -106,7 +106,9 @@ class Engine:
         with self.lock:
             for folder in forget:
                 self.lib.forget_folder(folder)
-            ix = self.lib.indexer(workers=workers or min(2, os.cpu_count() or 1))
+            # A first batch of 2: the first photos are embedded (and shown as indexed)
+            # within a second of the model being ready, as in the CLI.
+            ix = self.lib.indexer(workers=workers or min(2, os.cpu_count() or 1), first_batch=2)
             for p in ix.run(list(roots), ctx.cancel):
                 ctx.report(ProgressInfo.of(p), stage=p.stage)
             self.scan_problems = dict(ix.summary.problems)
