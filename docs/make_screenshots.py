@@ -33,7 +33,7 @@ def build_library(root: Path, photos: list[Path]) -> tuple[Path, Path]:
     for i, p in enumerate(photos):
         target = lib / ("Holidays 2023" if i % 2 else "Phone backup/DCIM/Camera") / p.name
         with Image.open(p) as img:
-            img.convert("RGB").save(target, quality=92)
+            img.convert("RGB").save(target, quality=92, exif=img.getexif())  # the camera's facts stay
     phone = lib / "Phone backup" / "DCIM" / "Camera"
     shutil.copy2(lib / "Holidays 2023" / photos[1].name, phone / f"copy of {photos[1].name}")
     for p in photos[2:5]:
@@ -46,7 +46,8 @@ def build_library(root: Path, photos: list[Path]) -> tuple[Path, Path]:
     (lib / "Old phone").mkdir()
     for n, p in enumerate(photos[8:]):
         with Image.open(p) as img:
-            img.convert("RGB").resize((img.width // 3, img.height // 3)).save(lib / "Old phone" / f"IMG_{20230101 + n}.jpg", quality=70)
+            img.convert("RGB").resize((img.width // 3, img.height // 3)).save(
+                lib / "Old phone" / f"IMG_{20230101 + n}.jpg", quality=70, exif=img.getexif())
     src = next(lib.rglob(photos[6].name))
     with Image.open(src) as img:
         img.save(lib / "Edited" / f"{src.stem} (low quality).jpg", quality=35)

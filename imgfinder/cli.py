@@ -1,8 +1,11 @@
-"""Command line: ``imgfinder index|similar|duplicates|repair`` (JSON with ``--json``), and the
-GUI when run without a command. Uses the same core as the GUI.
+"""Command line: ``imgfinder index|similar|duplicates|undo|forget|repair`` (JSON with
+``--json``; similar and duplicates also CSV or one group per line), and the GUI when run
+without a command. Uses the same core as the GUI; ``duplicates --trash / --move-to``
+applies the app's rules (``core.cleanup``) and its undoable file mover.
 
-Exit codes: 0 success, 1 usage or environment error (also: nothing indexed yet),
-2 some files could not be read, 130 interrupted.
+Exit codes: 0 success, 1 usage or environment error (also: nothing indexed yet, nothing
+to undo, a clean-up not confirmed), 2 some files could not be read, moved or put back,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from .core.embedding import Embedder
 from .core.skip_reasons import describe_skipped
 
 EXIT_OK, EXIT_ERROR, EXIT_UNREADABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
+KIND_CHOICES = ("exact", "copies", "shots", "raw+jpeg")  # core.group_kind.KINDS (not imported: it reads EXIF code)
+PREFER_CHOICES = ("best", "raw", "jpeg")  # core.duplicates.KeepPreference
 
 # Every IMGFINDER_* variable the app reads (tests/test_cli_options.py checks the list is complete).
 ENVIRONMENT = (
@@ -38,6 +43,8 @@ ENVIRONMENT = (
      "another converted backbone (.tflite with its .convert.json), or 'none' to run the model on TensorFlow"),
     ("IMGFINDER_BACKBONE_WEIGHTS",
      "the EfficientNet-Lite0 weights file (.pth) instead of the installed one (TensorFlow runtime only)"),
+    ("IMGFINDER_QUIT_AFTER_MS",
+     "the desktop app closes by itself after this many milliseconds, once its jobs are done (scripted checks)"),
 )
 
 
@@ -84,6 +91,15 @@ def _k(text: str) -> int:
         return _count(text)
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"k {exc}") from None
+
+
+def _size(text: str) -> int:
+    from .core.file_filter import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def similarity(text: str) -> float:
@@ -155,8 +171,8 @@ def _epilog() -> str:
         "",
         _wrap("The options --data-dir, --json and --quiet may come before or after the command."),
         _wrap(
-            "Exit codes: 0 success, 1 usage or environment error (also: nothing indexed yet), "
-            "2 some files could not be read, 130 interrupted."
+            "Exit codes: 0 success, 1 usage or environment error (also: nothing indexed yet, nothing to "
+            "undo, a clean-up not confirmed), 2 some files could not be read, moved or put back, 130 interrupted."
         ),
     ]
     return "\n".join(lines)
@@ -165,6 +181,44 @@ def _epilog() -> str:
 def _pct(value: float) -> str:
     """A similarity in help text (argparse needs % doubled): 0.85 -> 85%%."""
     return f"{value * 100:g}%%"
+
+
+FORMATS = ("text", "json", "csv", "lines")
+
+
+def _add_filters(p: argparse.ArgumentParser, what: str, note: str = "") -> None:
+    g = p.add_argument_group("leaving photos out", note or None)
+    g.add_argument(
+        "--exclude", action="append", default=[], metavar="PATTERN",
+        help=f"{what} photos matching PATTERN, a glob matched (ignoring case) against the file's name and "
+        "full path and each folder above it: '*.png', '*/thumbnails/*', 'thumbnails', '/media/usb/old'. "
+        "May be repeated. Quote it so the shell does not expand it.",
+    )
+    g.add_argument(
+        "--min-size", type=_size, default=0, metavar="SIZE",
+        help=f"{what} photos smaller than SIZE: bytes, or with a unit as sizes are shown (100k = 100,000 "
+        "bytes, 1.5M, 2MB; KiB, MiB for 1024)",
+    )
+
+
+def _add_format(p: argparse.ArgumentParser, lines: str) -> None:
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--format", choices=FORMATS, default=None,
+        help=f"text (default): aligned columns; json: as --json; csv: a header row, then one row per file; "
+        f"lines: {lines}, paths as they are, separated by a TAB (a path holding a TAB or a newline needs -0)",
+    )
+    g.add_argument(
+        "-0", "--null", action="store_true",
+        help="with --format lines (implied): end each path with a NUL, as find -print0 does (for xargs -0), "
+        "and each line with one more NUL",
+    )
+    # An option named like a negative number makes argparse read every "-5" as an option,
+    # so "-k -5" would say "expected one argument" instead of "k must be >= 1": "-0" itself
+    # is still matched by name.
+    negative_optionals = getattr(p, "_has_negative_number_optionals", None)
+    if isinstance(negative_optionals, list):
+        negative_optionals.clear()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("roots", nargs="+", type=Path, metavar="FOLDER", help="photo folders (or files) to index")
     p.add_argument("--batch-size", type=_count, default=32, help=argparse.SUPPRESS)
     p.add_argument("--workers", type=_count, default=None, help="decoder threads (default: one per core)")
+    _add_filters(p, "do not index (and forget, if indexed before)", textwrap.fill(
+        "Left-out photos are counted in the summary. The options are not remembered: a later index "
+        "without them (or the desktop app's next scan) adds those photos back.", 77))
 
     p = sub.add_parser(
         "similar", parents=[common], formatter_class=formatter, epilog=see_env,
@@ -203,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop results below this similarity: a percentage (90 or 90%%) or a fraction (0.9); "
         "numbers above 1 are percentages (default 0)",
     )
+    _add_filters(p, "never show")
+    _add_format(p, "one line per photo asked about: the photo, then its results best first")
 
     p = sub.add_parser(
         "duplicates", parents=[common], formatter_class=formatter, epilog=see_env,
@@ -218,6 +277,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exact-only", action="store_true", help="only byte-identical copies")
     p.add_argument("--shots", action="store_true",
                    help="also list bursts: different exposures of one moment (EXIF times seconds apart)")
+    p.add_argument(
+        "--kind", action="append", choices=KIND_CHOICES, default=None,
+        help="list only groups of this kind (may be repeated): exact (same bytes), copies (edited copies), "
+        "shots (bursts; implies --shots), raw+jpeg (a camera RAW file and the camera's JPEG of the same shot)",
+    )
+    p.add_argument(
+        "--prefer", choices=PREFER_CHOICES, default="best",
+        help="the copy to keep when a group holds a camera RAW file: best (most pixels, then largest file; "
+        "the default), raw (the RAW file) or jpeg (the other one: JPEG, HEIC ...)",
+    )
+    _add_filters(p, "leave out (in no group: never kept, never moved)")
+    _add_format(p, "one line per group, the copy to keep first")
+    g = p.add_argument_group(
+        "cleaning up",
+        textwrap.fill(
+        "The copy to keep (listed first) and files in reference folders are never moved. Burst shots are "
+        "different photos: their groups are moved only when they are all that is listed (--kind shots). "
+        "Each file is checked against the catalog (size, time, content) before it is moved, and a group "
+        "whose copy to keep changed or is gone is left alone. Moves are logged: 'imgfinder undo' puts "
+        "them back.", 77),
+    )
+    act = g.add_mutually_exclusive_group()
+    act.add_argument("--trash", action="store_true",
+                     help="move every listed copy but the one to keep to the trash (freedesktop.org trash)")
+    act.add_argument("--move-to", type=Path, default=None, metavar="FOLDER",
+                     help="move them into FOLDER instead (made if missing; a name taken there gets ' (1)')")
+    g.add_argument(
+        "--reference", action="append", type=Path, default=[], metavar="FOLDER",
+        help="never move photos in FOLDER (may be repeated); added to the reference folders chosen in "
+        "the desktop app",
+    )
+    g.add_argument("--dry-run", "-n", action="store_true",
+                   help="only print what would be moved, touch nothing")
+    g.add_argument("--yes", "-y", action="store_true",
+                   help="do not ask first (without it, the command asks on the terminal, and refuses when "
+                   "input is not a terminal)")
+
+    sub.add_parser(
+        "undo", parents=[common], formatter_class=formatter, epilog=see_env,
+        help="put back the files the last clean-up moved",
+        description=_wrap("Put back the files of the last trash or move (by 'duplicates --trash/--move-to' "
+        "or the desktop app) that was not undone yet, each at its old path; a path taken by another "
+        "file meanwhile is not overwritten (that file stays where it is, and a later undo tries again). "
+        "Run it again to undo the clean-up before that."),
+    )
+
+    p = sub.add_parser(
+        "forget", parents=[common], formatter_class=formatter, epilog=see_env,
+        help="take folders out of the library (the photos are not touched)",
+        description=_wrap("Remove the photos below FOLDER from the catalog and the indexes: they are no "
+        "longer searched or listed. The files are not touched. The desktop app's list of folders loses "
+        "FOLDER too, so it does not index it again."),
+    )
+    p.add_argument("folders", nargs="+", type=Path, metavar="FOLDER",
+                   help="folders to forget (they need not exist any more)")
 
     sub.add_parser(
         "repair", parents=[common], formatter_class=formatter, epilog=see_env,
@@ -228,11 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuilt by themselves."),
     )
 
-    sub.add_parser(
+    p = sub.add_parser(
         "gui", parents=[_options(True, outputs=False, data_default=data_default)],
-        help="open the desktop app (the default without a command)", description="Open the desktop app.",
+        help="open the desktop app (the default without a command)",
+        description=_wrap("Open the desktop app. Folders given are added to the library and indexed; the first "
+        "photo given is searched for, as when they are dropped on the window."),
         formatter_class=formatter, epilog=see_env,
     )
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="photo folders to add, or a photo to search for")
     return parser
 
 
@@ -264,7 +381,7 @@ def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embed
             parser.error("--json and --quiet apply to index, similar and duplicates, not to the desktop app")
         from .gui.app import run_gui
 
-        return run_gui(data_dir=args.data_dir)
+        return run_gui(data_dir=args.data_dir, paths=getattr(args, "paths", None))
     progress = ProgressPrinter(sys.stderr, args.quiet)
     data_dir = args.data_dir
     try:
@@ -274,6 +391,10 @@ def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embed
             data_dir = default_data_dir()
         if args.command == "repair":
             return _cmd_repair(data_dir, args)
+        if args.command == "undo":
+            return _cmd_undo(data_dir, args)
+        if args.command == "forget":
+            return _cmd_forget(data_dir, args)
         if embedder_factory is None:
             from .embedders import default_embedder
 
@@ -392,6 +513,8 @@ def _run_command(
         missing = [r for r in args.roots if not r.exists()]
         if missing:
             raise UsageError(f"no such folder: {display_path(str(missing[0]))}")
+    if args.command in ("similar", "duplicates"):
+        args.format = _output_format(args)
     if args.command == "similar" and len(args.queries) == 1:
         query = args.queries[0]
         if query.is_dir():
@@ -406,6 +529,8 @@ def _run_command(
         raise UsageError(
             f"--threshold must be between {DEFAULT_FLOOR * 100:g}% and 100% (got {args.threshold * 100:g}%)"
         )
+    if args.command == "duplicates":
+        _check_cleanup(args, data_dir)  # before minutes of searching, not after
     with Library(data_dir, _ForegroundModel(embedder_factory())) as library:  # type: ignore[arg-type]
         if args.command == "index":
             return _cmd_index(library, args, progress)
@@ -416,28 +541,57 @@ def _run_command(
         return _cmd_duplicates(library, args, progress)
 
 
-def _photo_hints(roots: list[Path]) -> list[str]:
-    """Why a root added nothing: an empty folder, or a file that is not a photo."""
+def _output_format(args: argparse.Namespace) -> str:
+    """--format, with --json as its alias and -0 implying lines."""
+    fmt = args.format
+    if args.json and fmt not in (None, "json"):
+        raise UsageError(f"--json is --format json: give either --json or --format {fmt}")
+    if fmt is None:
+        fmt = "json" if args.json else ("lines" if args.null else "text")
+    if args.null and fmt != "lines":
+        raise UsageError(f"-0/--null goes with --format lines, not with --format {fmt}")
+    return fmt
+
+
+def _leave_out(args: argparse.Namespace):  # -> FileFilter | None
+    from .core.file_filter import FileFilter
+
+    found = FileFilter(args.exclude, args.min_size)
+    return found if found else None
+
+
+def _photo_hints(roots: list[Path], leave_out=None) -> list[str]:
+    """Why a root added nothing: an empty folder, a file that is not a photo, or every photo
+    left out by --exclude / --min-size."""
+    from collections import Counter
+
     from .core.scanner import IMAGE_EXTENSIONS, is_image_name, scan
 
     kinds = " ".join(sorted(IMAGE_EXTENSIONS))
     hints = []
     for root in roots:
         if root.is_dir():
-            if next(scan([root]), None) is None:
-                hints.append(
-                    f"no photos found in {display_path(str(root))}: photos are files ending in {kinds} "
-                    "(in the folder or its subfolders; hidden and system folders are skipped)"
-                )
+            skipped: Counter[str] = Counter()
+            if next(scan([root], skipped=skipped, leave_out=leave_out), None) is None:
+                if skipped["excluded"] or skipped["too_small"]:
+                    hints.append(f"every photo in {display_path(str(root))} was left out by --exclude or --min-size")
+                else:
+                    hints.append(
+                        f"no photos found in {display_path(str(root))}: photos are files ending in {kinds} "
+                        "(in the folder or its subfolders; hidden and system folders are skipped)"
+                    )
         elif not is_image_name(root.name):
             hints.append(f"{display_path(str(root))} is not a photo: photos are files ending in {kinds}")
     return hints
 
 
 def _cmd_index(library, args: argparse.Namespace, progress: ProgressPrinter) -> int:
-    options = {"batch_size": args.batch_size, "first_batch": 2}  # the first photos embedded within a second
+    leave_out = _leave_out(args)
+    options: dict[str, Any] = {"batch_size": args.batch_size, "first_batch": 2}  # the first photos within a second
     if args.workers:
         options["workers"] = args.workers
+    if leave_out is not None:
+        options["leave_out"] = leave_out
     indexer = library.indexer(**options)
     started = time.monotonic()
     for p in indexer.run([str(r) for r in args.roots]):
@@ -445,7 +599,7 @@ def _cmd_index(library, args: argparse.Namespace, progress: ProgressPrinter) -> 
     progress.end()
     summary = indexer.summary
     elapsed = time.monotonic() - started
-    for hint in _photo_hints(args.roots):
+    for hint in _photo_hints(args.roots, leave_out):
         _note(hint)
     if args.json:
         out = summary.as_dict()
@@ -470,10 +624,12 @@ def _cmd_similar(library, args: argparse.Namespace) -> int:
     """One query: ``{"query", "results"}``; several: ``{"queries": [{"query", "results"}, ...]}``,
     a query that cannot be read carrying ``"error"`` instead of results (exit code 2)."""
     from .core.decoder import DecodeError
+    from .core.export import hits_json
 
+    leave_out = _leave_out(args)
     paths = [os.path.abspath(q) for q in args.queries]
     answers: list[dict] = []
-    rows: list[list[list[str]]] = []  # per answer: the text table's rows
+    found_hits: list[list] = []  # per answer: its SimilarHits
     failed = False
     for path, found in zip(paths, library.describe_paths(paths)):
         if os.path.isdir(path):
@@ -482,18 +638,35 @@ def _cmd_similar(library, args: argparse.Namespace) -> int:
             if len(paths) == 1:
                 raise UsageError(f"cannot read {display_path(str(args.queries[0]))}: {found.reason}")
             answers.append({"query": path, "error": found.reason})
-            rows.append([])
+            found_hits.append([])
             failed = True
             continue
-        hits = [h for h in library.similar_to_descriptor(found, args.k, exclude=path) if h.score >= args.min_score]
-        answers.append({"query": path, "results": [{"path": h.row.path, "score": round(h.score, 6)} for h in hits]})
-        rows.append([
-            [percent(h.score), f"{h.row.width}x{h.row.height}", human_size(h.row.size), display_path(h.row.path)]
-            for h in hits
-        ])
-    if args.json:
+        hits = [h for h in library.similar_to_descriptor(found, args.k, exclude=path, leave_out=leave_out)
+                if h.score >= args.min_score]
+        answers.append({"query": path, "results": hits_json(library.catalog, hits)})
+        found_hits.append(hits)
+    code = EXIT_UNREADABLE if failed else EXIT_OK
+    if args.format == "json":
         print(json.dumps(answers[0] if len(answers) == 1 else {"queries": answers}, indent=2))
-        return EXIT_UNREADABLE if failed else EXIT_OK
+        return code
+    if args.format in ("csv", "lines"):
+        if args.format == "csv":
+            _write_csv(SIMILAR_CSV, [
+                [a["query"], n, f"{h.score:.6f}", h.row.path, h.row.size, _cell(h.row.width), _cell(h.row.height)]
+                for a, hits in zip(answers, found_hits) for n, h in enumerate(hits, 1)
+            ])
+        else:
+            _write_lines([[a["query"], *(h.row.path for h in hits)]
+                          for a, hits in zip(answers, found_hits) if "error" not in a], args.null)
+        for a in answers:
+            if "error" in a:
+                _note(f"cannot read {display_path(a['query'])}: {a['error']}")
+        return code
+    rows = [
+        [[percent(h.score), f"{h.row.width}x{h.row.height}", human_size(h.row.size), display_path(h.row.path)]
+         for h in hits]
+        for hits in found_hits
+    ]
     indent = "  " if len(answers) > 1 else ""
     lines = iter(table([r for answer_rows in rows for r in answer_rows], right=(True, True, True), indent=indent))
     for answer, answer_rows in zip(answers, rows):
@@ -509,48 +682,353 @@ def _cmd_similar(library, args: argparse.Namespace) -> int:
         if not answer_rows and args.min_score > 0:
             sys.stdout.flush()
             _note(f"no indexed photo is at least {percent(args.min_score)} similar to {query}")
-    return EXIT_UNREADABLE if failed else EXIT_OK
+    return code
+
+
+# -- machine output: CSV and one group per line ------------------------------------------------
+SIMILAR_CSV = ["query", "rank", "similarity", "path", "size", "width", "height"]
+DUPLICATES_CSV = ["group", "kind", "keep", "similarity", "path", "size", "width", "height"]
+
+
+def _cell(value: int | None) -> int | str:
+    return "" if value is None else value
+
+
+def _write_bytes(data: bytes) -> None:
+    """Paths exactly as the file system has them (a name that is not UTF-8 included)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(os.fsdecode(data))
+    else:
+        buffer.write(data)
+        buffer.flush()
+
+
+def _write_csv(header: list[str], rows: list[list[Any]]) -> None:
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    _write_bytes(os.fsencode(text.getvalue()))
+
+
+def _write_lines(lines: list[list[str]], null: bool) -> None:
+    """Each list of paths on one line, separated by a TAB; with ``null`` each path ends with
+    a NUL and each line with one more. A path a TAB line cannot carry is refused whole
+    (before anything is written), never written so that it reads as two paths."""
+    if not null:
+        bad = next((p for paths in lines for p in paths if "\t" in p or "\n" in p), None)
+        if bad is not None:
+            raise UsageError(f"{display_path(bad)} holds a TAB or a newline, which --format lines separates "
+                             "paths and groups with: add -0 to separate them with NULs")
+        _write_bytes(b"".join(b"\t".join(os.fsencode(p) for p in paths) + b"\n" for paths in lines))
+    else:
+        _write_bytes(b"".join(b"".join(os.fsencode(p) + b"\0" for p in paths) + b"\0" for paths in lines))
+
+
+# -- duplicates and clean-up -------------------------------------------------------------------
+def _check_cleanup(args: argparse.Namespace, data_dir: Path) -> None:
+    """Check the clean-up options before the search (which can take minutes) and read the
+    reference folders (``args.reference_folders``)."""
+    acting = args.trash or args.move_to is not None
+    args.reference_folders = []
+    if not acting:
+        given = [name for name, value in (("--dry-run", args.dry_run), ("--yes", args.yes),
+                                          ("--reference", args.reference)) if value]
+        if given:
+            raise UsageError(f"{' and '.join(given)} go{'es' if len(given) == 1 else ''} with --trash or --move-to")
+        return
+    for folder in args.reference:
+        if not folder.is_dir():
+            raise UsageError(f"no such reference folder: {display_path(str(folder))}")
+    args.reference_folders = _stored_reference_folders(data_dir) + [os.path.abspath(f) for f in args.reference]
+    if args.move_to is not None:
+        from .core.file_actions import is_under
+
+        if args.move_to.exists() and not args.move_to.is_dir():
+            raise UsageError(f"{display_path(str(args.move_to))} is a file, not a folder to move photos into")
+        if is_under(str(args.move_to), args.reference_folders):
+            raise UsageError(f"{display_path(str(args.move_to))} is in a reference folder: nothing is moved there")
+    if not (args.dry_run or args.yes or _stdin_is_terminal()):
+        what = "to the trash" if args.trash else f"to {display_path(str(args.move_to))}"
+        raise UsageError(
+            f"cannot ask before moving photos {what}: input is not a terminal. Add --yes to move them "
+            "without asking, or --dry-run to see what would be moved"
+        )
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+GUI_SETTINGS = "gui-settings.ini"  # gui.settings.SETTINGS_NAME (not imported: that imports Qt)
+
+
+def _gui_settings(data_dir: Path, purpose: str):  # -> gui.settings.AppSettings | None
+    """The desktop app's settings of this data folder (None if it has none). Read through the
+    app's own class, so the CLI sees exactly the lists the app stored."""
+    if not (Path(data_dir) / GUI_SETTINGS).is_file():
+        return None
+    try:
+        from .gui.settings import AppSettings
+
+        return AppSettings(Path(data_dir))
+    except Exception as exc:  # noqa: BLE001 - e.g. Qt cannot be loaded here
+        raise UsageError(
+            f"cannot read the desktop app's settings {display_path(str(Path(data_dir) / GUI_SETTINGS))} "
+            f"for {purpose}: {exc}"
+        ) from exc
+
+
+def _stored_reference_folders(data_dir: Path) -> list[str]:
+    settings = _gui_settings(data_dir, "its reference folders")
+    return [os.path.abspath(f) for f in settings.reference_folders] if settings is not None else []
+
+
+def _files(n: int) -> str:
+    return f"{n:,} file{'' if n == 1 else 's'}"
 
 
 def _cmd_duplicates(library, args: argparse.Namespace, progress: ProgressPrinter) -> int:
-    from .core.group_kind import KIND_SHOTS, LABELS
+    from .core.duplicates import KeepPreference
+    from .core.group_kind import KIND_RAW_JPEG, KIND_SHOTS, LABELS
 
+    kinds = set(args.kind or KIND_CHOICES)
+    shots = (args.shots or (args.kind is not None and KIND_SHOTS in kinds)) and not args.exact_only
     threshold = 1.01 if args.exact_only else args.threshold
-    finder = library.duplicate_finder(floor=min(DEFAULT_FLOOR, args.threshold), progress=progress)
+    finder = library.duplicate_finder(floor=min(DEFAULT_FLOOR, args.threshold), progress=progress,
+                                      leave_out=_leave_out(args))
+    finder.keep = KeepPreference(args.prefer)
     groups = []
-    for item in finder.iter_groups(threshold, shots=args.shots and not args.exact_only):
+    for item in finder.iter_groups(threshold, shots=shots):
         if isinstance(item, list):
             groups = item
         else:  # the layout checks: live progress rather than minutes of silence
             progress(item)
     progress.end()
+    groups = [g for g in groups if g.kind in kinds]
     problems = library.catalog.problems()
-    if args.json:
+    acting = args.trash or args.move_to is not None
+    plan = None
+    if acting:
+        from .core.cleanup import plan_cleanup
+
+        plan = plan_cleanup(
+            groups, args.reference_folders, shots=set(args.kind or ()) == {KIND_SHOTS},
+            destination=str(args.move_to) if args.move_to is not None else None,
+        )
+    if args.format == "json":
         from .core.export import groups_json
 
-        print(json.dumps(groups_json(groups, args.threshold, problems), indent=2))
-        return EXIT_OK
-    rows = [
-        [
-            "keep" if i == 0 else ("same" if m.exact else percent(m.score)),
-            f"{m.row.width}x{m.row.height}", human_size(m.row.size), display_path(m.row.path),
+        out = groups_json(groups, args.threshold, problems, library.catalog)
+        code = EXIT_OK
+        if plan is not None:
+            code, out["action"] = _clean_up(library, args, plan, None)
+        print(json.dumps(out, indent=2))
+        return code
+    if args.format == "csv":
+        _write_csv(DUPLICATES_CSV, [
+            [n, g.kind, int(i == 0), f"{m.score:.6f}", m.row.path, m.row.size, _cell(m.row.width), _cell(m.row.height)]
+            for n, g in enumerate(groups, 1) for i, m in enumerate(g.members)
+        ])
+    elif args.format == "lines":
+        _write_lines([[m.row.path for m in g.members] for g in groups], args.null)
+    else:
+        rows = [
+            [
+                "keep" if i == 0 else ("same" if m.exact else percent(m.score)),
+                f"{m.row.width}x{m.row.height}", human_size(m.row.size), display_path(m.row.path),
+            ]
+            for g in groups for i, m in enumerate(g.members)
         ]
-        for g in groups for i, m in enumerate(g.members)
-    ]
-    lines = iter(table(rows, right=(True, True, True), indent="  "))
-    for n, g in enumerate(groups, 1):
-        print(f"group {n} [{g.kind}] ({len(g.members)} {LABELS[g.kind].lower()}):")
-        for _ in g.members:
-            print(next(lines))
-    shots = sum(1 for g in groups if g.kind == KIND_SHOTS)
-    copies = sum(len(g.members) - 1 for g in groups if g.kind != KIND_SHOTS)
-    print(
-        f"{len(groups)} group{'' if len(groups) == 1 else 's'}, {copies} removable "
-        f"cop{'y' if copies == 1 else 'ies'}" + (f", {shots} groups of burst shots" if shots else "")
-    )
-    sys.stdout.flush()
+        lines = iter(table(rows, right=(True, True, True), indent="  "))
+        for n, g in enumerate(groups, 1):
+            what = "files of one shot: RAW + JPEG" if g.kind == KIND_RAW_JPEG else LABELS[g.kind].lower()
+            print(f"group {n} [{g.kind}] ({len(g.members)} {what}):")
+            for _ in g.members:
+                print(next(lines))
+        bursts = sum(1 for g in groups if g.kind == KIND_SHOTS)
+        copies = sum(len(g.members) - 1 for g in groups if g.kind != KIND_SHOTS)
+        print(
+            f"{len(groups)} group{'' if len(groups) == 1 else 's'}, {copies} removable "
+            f"cop{'y' if copies == 1 else 'ies'}" + (f", {bursts} groups of burst shots" if bursts else "")
+        )
+        sys.stdout.flush()
     for path, reason in problems:
         _note(f"cannot read {display_path(path)}: {reason}")
+    if plan is None:
+        return EXIT_OK
+    code, _ = _clean_up(library, args, plan, sys.stdout if args.format == "text" else sys.stderr)
+    return code
+
+
+def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
+    """Dry run, or ask, move and report. ``out``: where the report goes (None: only the
+    returned dict, for the JSON output). Returns (exit code, the JSON "action" object)."""
+    from .core.cleanup import KEEPER, REFERENCE, SHOTS, THERE
+
+    def say(text: str = "") -> None:
+        if out is not None:
+            print(text, file=out, flush=True)
+
+    destination = None if args.trash else os.path.abspath(args.move_to)
+    where = "to the trash" if args.trash else f"to {display_path(destination)}"
+    action: dict[str, Any] = {
+        "action": "trash" if args.trash else "move", "destination": destination, "dry_run": args.dry_run,
+        "files": [{"path": m.row.path, "size": m.row.size, "group": n} for n, m in plan.moves],
+        "bytes": plan.bytes, "left_alone": [{"path": p, "reason": why} for p, _, why in plan.left_alone],
+        "moved": [], "failed": [], "batch": None,
+    }
+    left = []
+    if plan.count(REFERENCE):
+        left.append(f"{_files(plan.count(REFERENCE))} in reference folders")
+    if plan.count(SHOTS):
+        left.append(f"{plan.count(SHOTS):,} burst shot{'' if plan.count(SHOTS) == 1 else 's'} (different photos; "
+                    "to move them, list bursts alone: --kind shots)")
+    if plan.count(THERE):
+        left.append(f"{_files(plan.count(THERE))} already in {display_path(destination or '')}")
+    if plan.count(KEEPER):
+        left.append(f"{_files(plan.count(KEEPER))} whose copy to keep changed or is gone")
+    for why in dict.fromkeys(why for _, code, why in plan.left_alone if code == KEEPER):
+        _note(f"left a group alone: {display_path(why)} (index its folder again to list it anew)")
+    if left:
+        say("left alone: " + "; ".join(left))
+    if not plan.moves:
+        say("nothing to move")
+        return EXIT_OK, action
+    count, size = _files(len(plan.moves)), human_size(plan.bytes)
+    if args.dry_run:
+        say(f"dry run: would move {count} ({size}) {where}; nothing is touched:")
+        for line in table([[human_size(m.row.size), display_path(m.row.path)] for _, m in plan.moves],
+                          right=(True,), indent="  "):
+            say(line)
+        return EXIT_OK, action
+    if not args.yes and not _confirm(f"Move {count} ({size}) {where}? [y/N] "):
+        _note("nothing was moved")
+        return EXIT_ERROR, action
+    from .core.file_actions import ActionResult, FileMover, RefusedError
+
+    planned = len(plan.moves)
+    dropped = plan.recheck()
+    mover = FileMover(library.catalog, args.reference_folders)
+    try:
+        if not plan.moves:
+            result = ActionResult()
+        else:
+            result = mover.trash(plan.paths) if args.trash else mover.move_to(plan.paths, destination)
+    except RefusedError as exc:  # the plan leaves reference folders out: only if they changed meanwhile
+        raise UsageError(f"nothing was moved: {exc}") from exc
+    result.failed[:0] = dropped
+    action["moved"] = [{"path": src, "to": dst} for src, dst in result.done]
+    action["failed"] = [{"path": p, "reason": why} for p, why in result.failed]
+    action["bytes"], action["batch"] = result.bytes, result.batch
+    if result.done:
+        say(f"moved {_files(len(result.done))} ({human_size(result.bytes)}) {where}; "
+            "'imgfinder undo' puts them back:")
+        for src, dst in result.done:
+            say(f"  {display_path(src)} -> {display_path(dst)}")
+    for path, why in result.failed:
+        _note(f"not moved {display_path(path)}: {why}")
+    if result.failed:
+        _note(f"{_files(len(result.failed))} of {planned:,} could not be moved (see above)")
+    return (EXIT_UNREADABLE if result.failed else EXIT_OK), action
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal (the question on stderr, the answer from stdin); only y or yes
+    (any case) is a yes, and end of input is a no."""
+    sys.stdout.flush()
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
+
+
+# -- undo and forget: the catalog only, no model --------------------------------------------
+def _open_catalog(data_dir: Path):  # -> Catalog | None (None: no library in data_dir)
+    from .core.catalog import Catalog
+    from .core.library import CATALOG_NAME
+
+    path = Path(data_dir) / CATALOG_NAME
+    return Catalog(path) if path.is_file() else None
+
+
+def _cmd_undo(data_dir: Path, args: argparse.Namespace) -> int:
+    from .core.file_actions import FileMover
+
+    catalog = _open_catalog(data_dir)
+    if catalog is None:
+        raise UsageError(f"nothing to undo: there is no library in {display_path(str(data_dir))}")
+    with catalog:
+        result = FileMover(catalog).undo_last()
+    if result.batch is None:
+        raise UsageError("nothing to undo: every clean-up logged in this library was undone already "
+                         "(or none was made)")
+    if args.json:
+        print(json.dumps({
+            "batch": result.batch, "restored": [{"path": src, "from": dst} for dst, src in result.done],
+            "failed": [{"path": p, "reason": why} for p, why in result.failed], "bytes": result.bytes,
+        }, indent=2))
+    else:
+        if result.done:
+            print(f"put back {_files(len(result.done))} ({human_size(result.bytes)}):")
+            for dst, src in result.done:
+                print(f"  {display_path(src)} (from {display_path(dst)})")
+        else:
+            print("put back no file")
+        sys.stdout.flush()
+    for path, why in result.failed:
+        _note(f"not put back {display_path(path)}: {why}")
+    return EXIT_UNREADABLE if result.failed else EXIT_OK
+
+
+def _cmd_forget(data_dir: Path, args: argparse.Namespace) -> int:
+    from .core.file_actions import is_under
+
+    catalog = _open_catalog(data_dir)
+    if catalog is None:
+        raise _empty_library(data_dir)
+    folders = [os.path.abspath(f) for f in args.folders]
+    for folder, given in zip(folders, args.folders):
+        if os.path.isfile(folder):
+            raise UsageError(f"{display_path(str(given))} is a file: forget takes folders")
+    with catalog:
+        counts = [catalog.remove_folder(folder) for folder in folders]
+    kept_by_app: list[tuple[str, str]] = []  # (forgotten folder, app folder that holds it)
+    settings = _gui_settings(data_dir, "its list of folders")
+    if settings is not None:
+        listed = settings.folders
+        remaining = [f for f in listed if not is_under(f, folders)]
+        if remaining != listed:
+            settings.folders = remaining
+            settings.sync()
+        kept_by_app = [(f, top) for f in folders for top in remaining if is_under(f, [top])]
+    if args.json:
+        print(json.dumps({
+            "forgotten": [{"folder": f, "photos": n} for f, n in zip(folders, counts)], "photos": sum(counts),
+        }, indent=2))
+    else:
+        for folder, n in zip(folders, counts):
+            print(f"forgot {n:,} photo{'' if n == 1 else 's'} in {display_path(folder)}"
+                  + ("" if n else " (none were in the library)"))
+        if len(folders) > 1:
+            print(f"forgot {sum(counts):,} photo{'' if sum(counts) == 1 else 's'} in all")
+        sys.stdout.flush()
+    for folder, top in kept_by_app:
+        _note(f"the desktop app indexes {display_path(top)}, which holds {display_path(folder)}: its photos "
+              "come back at the app's next scan (remove the folder in File > Manage folders instead)")
+    if not any(counts):
+        _note("nothing was forgotten: no photo in the library is in " + ", ".join(display_path(f) for f in folders))
+        return EXIT_ERROR
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from imgfinder.core.catalog import SCHEMA_VERSION, Catalog, FileRecord
+from imgfinder.core.photo_info import PhotoInfo
 
 
 def test_schema_created_wal_and_versioned(tmp_path: Path) -> None:
@@ -76,3 +77,64 @@ def test_action_log_batches(tmp_path: Path) -> None:
         assert batch == b2 and [e[2] for e in entries] == ["/b.jpg", "/c.jpg"]
         cat.mark_undone([e[0] for e in entries])
         assert cat.last_action_batch()[0] == b1
+
+
+# -- EXIF facts (schema 5) -------------------------------------------------------------------------
+def _info(path: str, **facts) -> PhotoInfo:
+    return PhotoInfo(path, **facts)
+
+
+def test_stores_exif_facts_and_forgets_them_with_the_file(tmp_path: Path) -> None:
+    vec = np.ones(4, dtype=np.float32)
+    facts = dict(format="JPEG", date_taken="2023-07-14 18:42:07", date_subsec="25", date_offset="+02:00",
+                 make="FUJIFILM", model="X-T3", lens_make="FUJIFILM", lens_model="XF35mmF1.4 R",
+                 exposure_time=0.004, f_number=2.8, iso=400, focal_length=35.0,
+                 latitude=48.8584, longitude=2.2945, altitude=-3.5)
+    with Catalog(tmp_path / "c.db") as cat:
+        cat.write_batch([
+            FileRecord("/a.jpg", 10, 20, "h1", 3, 4, vec, info=_info("/a.jpg", **facts)),
+            FileRecord("/plain.jpg", 11, 21, "h2", 3, 4, vec, info=_info("/plain.jpg")),  # read: nothing found
+            FileRecord("/old.jpg", 12, 22, "h3", 3, 4, vec),  # not read (as before schema 5)
+        ], "m1")
+        a, plain, old = (cat.row_for_path(p) for p in ("/a.jpg", "/plain.jpg", "/old.jpg"))
+        stored = cat.photo_infos([a.id, plain.id, old.id])
+        assert set(stored) == {a.id, plain.id}
+        assert stored[a.id] == _info("/a.jpg", size=10, width=3, height=4, **facts)
+        assert stored[a.id].map_url is not None and stored[plain.id].date_taken is None
+        assert cat.photo_info_for_path("/a.jpg") == stored[a.id] and cat.photo_info_for_path("/old.jpg") is None
+        assert cat.capture_dates([a.id, plain.id, old.id]) == {a.id: "2023-07-14 18:42:07", plain.id: None}
+        # Written again without facts (the embedding of a row whose facts are in): kept.
+        cat.write_batch([FileRecord("/a.jpg", 10, 20, "h1", 3, 4, vec)], "m1")
+        assert cat.photo_infos([a.id])[a.id].model == "X-T3"
+        # Changed and read again: replaced; changed and unreadable: forgotten.
+        cat.write_batch([FileRecord("/a.jpg", 13, 23, "h4", 3, 4, vec, info=_info("/a.jpg", model="X-T4"))], "m1")
+        assert cat.photo_infos([a.id])[a.id].model == "X-T4" and cat.photo_infos([a.id])[a.id].lens is None
+        cat.write_batch([FileRecord("/plain.jpg", 14, 24, error="truncated file")], "m1")
+        assert cat.capture_dates([plain.id]) == {}
+        # Moved by the app: the facts follow; removed: they go with the row.
+        cat.rename_path("/a.jpg", "/moved/a.jpg")
+        assert cat.photo_info_for_path("/moved/a.jpg").model == "X-T4"
+        cat.remove_paths(["/moved/a.jpg"])
+        assert cat._conn.execute("SELECT COUNT(*) FROM photo_meta").fetchone()[0] == 0
+
+
+def test_migrates_a_version_4_catalog_to_exif_facts(tmp_path: Path) -> None:
+    """A catalog made before EXIF facts were stored keeps its rows, which have no facts
+    (whoever needs them reads the file) until they are indexed again."""
+    from imgfinder.core import catalog as mod
+
+    db = tmp_path / "v4.db"
+    conn = sqlite3.connect(db)
+    for script in mod._MIGRATIONS[:4]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=4")
+    conn.execute("INSERT INTO files(path, size, mtime_ns, hash, indexed_at) VALUES (?, 1, 2, 'h', 0)", (b"/x.jpg",))
+    conn.commit()
+    assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='photo_meta'").fetchone()[0] == 0
+    conn.close()
+    with Catalog(db) as cat:
+        assert cat.schema_version == SCHEMA_VERSION == 5
+        (row,) = cat.rows()
+        assert row.path == "/x.jpg" and cat.photo_infos([row.id]) == {} and cat.capture_dates([row.id]) == {}
+        cat.write_batch([FileRecord("/x.jpg", 1, 2, "h", info=_info("/x.jpg", date_taken="2020-01-01 00:00:00"))], "m")
+        assert cat.capture_dates([row.id]) == {row.id: "2020-01-01 00:00:00"}

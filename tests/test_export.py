@@ -17,9 +17,10 @@ def test_export_matches_cli_json_and_csv(library, small_photos, tmp_path: Path, 
     groups = library.duplicate_finder().groups(0.95)
     assert groups
     out = tmp_path / "groups.json"
-    write_json(out, groups, 0.95, library.catalog.problems())
+    write_json(out, groups, 0.95, library.catalog.problems(), library.catalog)
     ours = json.loads(out.read_text())
-    assert ours == groups_json(groups, 0.95, [])
+    assert ours == groups_json(groups, 0.95, [], library.catalog)
+    assert all("exif" in f for g in ours["groups"] for f in g["files"])  # the EXIF facts of each file
     code = cli.main(["duplicates", "--json", "--quiet", "--threshold", "0.95", "--data-dir", str(library.data_dir)],
                     embedder_factory=lambda: library.embedder)
     assert code == 0

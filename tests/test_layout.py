@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgfinder.core.catalog import Catalog, FileRecord
+from imgfinder.core.catalog import SCHEMA_VERSION, Catalog, FileRecord
 from imgfinder.core.decoder import decode_for_model
 from imgfinder.core.duplicates import DuplicateFinder
 from imgfinder.core.layout import (
@@ -139,11 +139,11 @@ def test_catalog_stores_layouts_and_migrates_from_v2(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     conn.executescript(
         "ALTER TABLE files DROP COLUMN layout; ALTER TABLE files DROP COLUMN descriptor; "
-        "ALTER TABLE files DROP COLUMN feature_id; PRAGMA user_version=2;"
+        "ALTER TABLE files DROP COLUMN feature_id; DROP TABLE photo_meta; PRAGMA user_version=2;"
     )
     conn.close()
     with Catalog(db) as cat:
-        assert cat.schema_version == 4 and cat.count() == 1
+        assert cat.schema_version == SCHEMA_VERSION and cat.count() == 1
         assert cat.layouts([r.id for r in cat.rows()]) == {}
         # v4: the descriptor (both vectors are made from it) arrives empty, so the next
         # index run decodes these files once more; afterwards a new head needs no decoding.

@@ -70,11 +70,12 @@ def test_what_is_left_out_is_counted_with_its_reason(tmp_path: Path) -> None:
     touch(tmp_path / "._a.jpg")
     touch(tmp_path / "._notes.txt")
     touch(tmp_path / "notes.txt")
-    touch(tmp_path / "raw.CR2")
+    touch(tmp_path / "layers.PSD")
+    touch(tmp_path / "raw.CR2")  # a camera RAW is a photo (core.formats)
     os.link(tmp_path / "a.jpg", tmp_path / "again.jpg")
     os.symlink(tmp_path / "a.jpg", tmp_path / "0_link.jpg")
     skipped: Counter[str] = Counter()
-    assert names(scan([tmp_path], skipped=skipped)) == ["a.jpg"]
+    assert names(scan([tmp_path], skipped=skipped)) == ["a.jpg", "raw.CR2"]
     assert skipped == {"hidden_folder": 2, "system_folder": 2, "appledouble": 2, "not_a_photo": 2, "same_file": 2}
     assert set(skipped) <= set(SKIP_REASONS)
 

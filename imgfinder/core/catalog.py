@@ -32,7 +32,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-SCHEMA_VERSION = 4
+from .photo_info import EXIF_FIELDS, PhotoInfo
+
+SCHEMA_VERSION = 5
 
 # Each entry upgrades the schema from version (index) to version (index + 1).
 _MIGRATIONS: list[str] = [
@@ -80,6 +82,29 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE files ADD COLUMN descriptor BLOB;
     ALTER TABLE files ADD COLUMN feature_id TEXT;
+    """,
+    # The photo's EXIF facts (core.photo_info.EXIF_FIELDS), read from its header at index
+    # time: a row means "read"; a file indexed before this version has none until it
+    # changes, and whoever needs its facts reads the file instead.
+    """
+    CREATE TABLE photo_meta (
+        file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+        format TEXT,
+        date_taken TEXT,
+        date_subsec TEXT,
+        date_offset TEXT,
+        make TEXT,
+        model TEXT,
+        lens_make TEXT,
+        lens_model TEXT,
+        exposure_time REAL,
+        f_number REAL,
+        iso INTEGER,
+        focal_length REAL,
+        latitude REAL,
+        longitude REAL,
+        altitude REAL
+    );
     """,
 ]
 
@@ -211,6 +236,12 @@ class FileRecord:
     error: str | None = None
     layout: bytes | None = None
     descriptor: np.ndarray | None = None
+    # The EXIF facts read with it (``metadata.image_info``); None: not read this time (a
+    # resumed row keeps what it has), but a record with an ``error`` forgets them.
+    info: PhotoInfo | None = None
+
+
+_META_COLUMNS = ", ".join(EXIF_FIELDS)
 
 
 class Catalog:
@@ -471,6 +502,48 @@ class Catalog:
             if opened and self._conn.in_transaction:
                 self._conn.execute("COMMIT")
 
+    def photo_infos(self, ids: Iterable[int]) -> dict[int, PhotoInfo]:
+        """The stored facts of rows ``ids`` (path, size, dimensions, EXIF) as ``PhotoInfo``,
+        for the rows whose EXIF was read when they were indexed (not those indexed before
+        schema 5, nor files that could not be read)."""
+        ids = list(ids)
+        out: dict[int, PhotoInfo] = {}
+        with self._lock:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                for r in self._conn.execute(
+                    f"SELECT f.id, f.path, f.size, f.width, f.height, f.error, {_prefixed('m.')} "
+                    f"FROM files f JOIN photo_meta m ON m.file_id = f.id WHERE f.id IN ({marks})",
+                    chunk,
+                ):
+                    out[int(r[0])] = _info(r)
+        return out
+
+    def photo_info_for_path(self, path: str) -> PhotoInfo | None:
+        """``photo_infos`` of one file by its path."""
+        with self._lock:
+            r = self._conn.execute(
+                f"SELECT f.id, f.path, f.size, f.width, f.height, f.error, {_prefixed('m.')} "
+                "FROM files f JOIN photo_meta m ON m.file_id = f.id WHERE f.path=?",
+                (_enc(path),),
+            ).fetchone()
+        return _info(r) if r else None
+
+    def capture_dates(self, ids: Iterable[int]) -> dict[int, str | None]:
+        """Row id -> stored date taken ("YYYY-MM-DD HH:MM:SS", None: the photo has none),
+        for the rows whose EXIF was read when they were indexed."""
+        ids = list(ids)
+        out: dict[int, str | None] = {}
+        with self._lock:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                out.update(self._conn.execute(
+                    f"SELECT file_id, date_taken FROM photo_meta WHERE file_id IN ({marks})", chunk
+                ).fetchall())
+        return out
+
     def problems(self) -> list[tuple[str, str]]:
         with self._lock:
             cur = self._conn.execute("SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path")
@@ -509,7 +582,24 @@ class Catalog:
                 """,
                 params,
             )
+            self._write_infos(records)
             self._bump_generation()
+
+    def _write_infos(self, records: Sequence[FileRecord]) -> None:
+        """Store the EXIF facts of ``records`` (inside ``write_batch``'s transaction)."""
+        marks = ", ".join("?" * len(EXIF_FIELDS))
+        found = [(*rec.info.exif_values(), _enc(rec.path)) for rec in records if rec.info is not None and rec.error is None]
+        if found:
+            self._conn.executemany(
+                f"INSERT OR REPLACE INTO photo_meta(file_id, {_META_COLUMNS}) "
+                f"SELECT id, {marks} FROM files WHERE path=?",
+                found,
+            )
+        failed = [(_enc(rec.path),) for rec in records if rec.error is not None]
+        if failed:
+            self._conn.executemany(
+                "DELETE FROM photo_meta WHERE file_id=(SELECT id FROM files WHERE path=?)", failed
+            )
 
     def set_embeddings(self, ids: Sequence[int], vectors: np.ndarray, model_id: str) -> None:
         """Replace the copy vectors of rows ``ids`` (made again from their stored descriptors
@@ -544,6 +634,13 @@ class Catalog:
             self._conn.executemany("DELETE FROM files WHERE path=?", encoded)
             self._bump_generation()
         return len(encoded)
+
+    def remove_folder(self, folder: str) -> int:
+        """Forget every photo below ``folder`` (taken out of the library; the files are not
+        touched, and files the app moved away stay logged for undo). Returns how many went;
+        the indexes leave them out from their next rebuild (the generation moves on)."""
+        prefix = os.path.join(os.path.abspath(folder), "")
+        return self.remove_paths([p for p in self.states() if p.startswith(prefix)])
 
     def rename_path(self, old: str, new: str) -> None:
         """Follow a file the app itself moved (trash, undo), keeping its embedding."""
@@ -623,6 +720,16 @@ def _descriptor(blob: bytes) -> np.ndarray:
 
 def _row(r: tuple) -> FileRow:
     return FileRow(r[0], _dec(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
+
+
+def _prefixed(prefix: str) -> str:
+    return ", ".join(prefix + name for name in EXIF_FIELDS)
+
+
+def _info(r: tuple) -> PhotoInfo:
+    """(id, path, size, width, height, error, *EXIF_FIELDS) -> PhotoInfo."""
+    _, path, size, width, height, error, *exif = r
+    return PhotoInfo(_dec(path), size, width, height, error=error, **dict(zip(EXIF_FIELDS, exif)))
 
 
 def _statements(script: str) -> list[str]:

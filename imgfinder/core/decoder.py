@@ -1,5 +1,5 @@
-"""Decode a photo (JPEG, PNG, WebP, GIF, BMP or TIFF: ``FORMATS``) into the fixed-size
-RGB array the model wants.
+"""Decode a photo (any format of ``core.formats``: JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC,
+AVIF, JPEG XL, camera RAW) into the fixed-size RGB array the model wants.
 
 What a file costs is bounded before its body is read:
 
@@ -10,12 +10,19 @@ What a file costs is bounded before its body is read:
   from its first bytes: Pillow reads the whole file and allocates the canvas to open it);
 * the content hash is computed by streaming the file in chunks, never by holding it;
 * JPEGs are decoded at reduced scale with ``draft()`` (up to 8x smaller a side, and
-  faster) because the model only needs a few hundred pixels a side; other formats cannot
+  faster) because the model only needs a few hundred pixels a side, and so are RAW files
+  (the camera's preview, or the mosaic at half size: ``core.raw``); other formats cannot
   be reduced while decoding, so their pixels are estimated from the header: an image
   needing more than ``MAX_DECODE_BYTES`` is refused with a reason, and large ones share
   a budget of ``DECODE_BUDGET_BYTES`` (a huge PNG waits for another instead of doubling
   the peak). Large images are then converted and reduced in bands, so mode conversions
   (palette to RGBA, grey to RGB) never copy the whole picture.
+* formats whose reader holds the whole file (HEIC, AVIF, JPEG XL, RAW, WebP) are refused
+  above ``MAX_DECODE_BYTES`` on disk, and a JPEG XL's size is read from its header before
+  the plugin opens it (pillow-jxl-plugin decodes while opening).
+
+A file named like a photo whose format's decoder is not installed is refused with what to
+install (``formats.FormatUnavailable``), never skipped in silence.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from . import formats
+from .jxl_header import jxl_size
 from .layout import layout_signature, signature_to_bytes
 from .scanner import not_regular_reason
 
@@ -172,12 +181,23 @@ def read_file(path: str) -> bytes:
             raise DecodeError(f"cannot read file: {exc.strerror or exc}") from None
 
 
+def _format_name(img: Image.Image) -> str | None:
+    """The name of a plugin format for reasons ("HEIC", "JPEG XL", "DNG"), or None for
+    Pillow's own formats (their reasons stay as they were)."""
+    if getattr(img, "decode_cost", None) is not None:
+        return img.format  # a RAW, named by its extension (``_identify``)
+    return formats.plugin_name(img.format)
+
+
 @contextmanager
-def _reasons() -> Iterator[None]:
-    """Turn whatever Pillow raises for a bad file into a ``DecodeError`` with a reason."""
+def _reasons(kind: str | None = None) -> Iterator[None]:
+    """Turn whatever Pillow (or a plugin) raises for a bad file into a ``DecodeError`` with
+    a reason; ``kind`` names a plugin format's files ("corrupt HEIC file: ...")."""
     try:
         yield
-    except DecodeError:
+    except DecodeError as exc:
+        if kind and exc.reason.startswith("corrupt RAW file"):  # core.raw does not know the name
+            raise DecodeError(f"corrupt {kind} file" + exc.reason[len("corrupt RAW file"):]) from None
         raise
     except UnidentifiedImageError:
         raise DecodeError("not an image Pillow can read (unknown or corrupt format)") from None
@@ -185,17 +205,14 @@ def _reasons() -> Iterator[None]:
         raise DecodeError("image too large (decompression bomb guard)") from None
     except MemoryError:
         raise DecodeError("out of memory while decoding") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct_error) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct_error,
+            RuntimeError) as exc:
         message = str(exc) or type(exc).__name__
         if "truncated" in message.lower():
             raise DecodeError("truncated file (incomplete image data)") from None
+        if kind:
+            raise DecodeError(f"corrupt {kind} file: {message}") from None
         raise DecodeError(f"corrupt image: {message}") from None
-
-
-# The photo formats of the scanner's extensions; anything else (EPS, PSD, ICO, ...) in a
-# file named like a photo is refused rather than handed to a decoder nobody asked for
-# (EPS would even start Ghostscript). JPEG covers MPO (multi-picture JPEG).
-FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF")
 
 
 def _webp_size(head: bytes) -> tuple[int, int] | None:
@@ -238,30 +255,90 @@ def _too_large(width: int, height: int, mode: str, need: int) -> DecodeError:
     )
 
 
-def _identify(handle: BinaryIO) -> Image.Image:
+def _file_size(handle: BinaryIO) -> int:
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):  # in memory
+        position = handle.tell()
+        size = handle.seek(0, io.SEEK_END)
+        handle.seek(position)
+        return size
+
+
+def _kind_label(kind: formats.ImageFormat, name: str | None) -> str:
+    """What to call a file of ``kind`` in a reason: a RAW by its extension ("DNG")."""
+    if kind.raw and formats.is_raw_name(name):
+        return os.path.splitext(name or "")[1][1:].upper()
+    return kind.name
+
+
+def _bounds_before_open(handle: BinaryIO, head: bytes, kind: formats.ImageFormat | None, label: str) -> int:
+    """Refuse, before the reader holds the file, what would not fit the bounds; returns the
+    bytes the opening itself will hold (a JPEG XL is decoded while opened)."""
+    size = _file_size(handle)
+    webp = _webp_size(head)
+    if webp is not None:
+        need = webp[0] * webp[1] * 4 + size
+        if need > MAX_DECODE_BYTES:
+            raise _too_large(webp[0], webp[1], "WebP", need)
+    if kind is None:
+        return 0
+    if kind.whole_file and size > MAX_DECODE_BYTES:
+        raise DecodeError(f"{label} file too large to read safely ({_mb(size)}; the limit is {_mb(MAX_DECODE_BYTES)})")
+    if kind is formats.JXL:
+        dims = jxl_size(handle)
+        if dims is None:
+            raise DecodeError("corrupt JPEG XL file: its header cannot be read")
+        width, height = dims
+        if width * height > MAX_PIXELS:
+            raise DecodeError(
+                f"image too large ({width}x{height} pixels, {width * height / 1e6:.0f} megapixels; "
+                f"the limit is {MAX_PIXELS / 1e6:.0f})"
+            )
+        need = width * height * 8 + size  # decoded, then copied into Pillow
+        if need > MAX_DECODE_BYTES:
+            raise _too_large(width, height, "JPEG XL", need)
+        return need
+    return 0
+
+
+def identify(handle: BinaryIO, name: str | None = None) -> Image.Image:
+    """Open the photo ``handle`` (named ``name``, whose extension may tell its format) as a
+    Pillow image, its header parsed and its pixels not decoded; raises ``DecodeError``."""
+    return _identify(handle, name)
+
+
+def _identify(handle: BinaryIO, name: str | None = None) -> Image.Image:
     """Parse the header only (Pillow reads a few KB); the body is not read.
 
     (WebP is the exception: Pillow reads the whole file and allocates the canvas while
-    opening, so its size is checked from the first bytes before.)
+    opening, so its size is checked from the first bytes before; likewise a JPEG XL's.)
     """
     with _reasons():
         head = handle.read(32)
         handle.seek(0)
-        webp = _webp_size(head)
-        if webp is not None:
-            size = os.fstat(handle.fileno()).st_size if hasattr(handle, "fileno") else 0
-            need = webp[0] * webp[1] * 4 + size
-            if need > MAX_DECODE_BYTES:
-                raise _too_large(webp[0], webp[1], "WebP", need)
+    kind = formats.kind_of(head, name)
+    label = _kind_label(kind, name) if kind is not None else "image"
+    try:
+        ids = formats.pillow_ids(kind)
+    except formats.FormatUnavailable as exc:
+        raise DecodeError(exc.reason) from None
+    plugin = label if kind is not None and kind.module is not None else None
+    with _reasons(plugin):
+        opening = _bounds_before_open(handle, head, kind, label)
         try:
-            img = Image.open(handle, formats=FORMATS)
+            with DECODE_BUDGET.reserve(opening):
+                img = Image.open(handle, formats=ids)
         except UnidentifiedImageError:
-            kind = _signature(head)
-            if kind is not None:
-                raise DecodeError(f"corrupt {kind} file: its header cannot be read") from None
-            raise DecodeError(
-                "not an image: not a JPEG, PNG, WebP, GIF, BMP or TIFF file (unknown or corrupt format)"
-            ) from None
+            found = plugin if plugin and (kind.raw or formats.sniff(head) is kind) else _signature(head)
+            if found is not None:
+                raise DecodeError(f"corrupt {found} file: its header cannot be read") from None
+            if plugin is not None:
+                raise DecodeError(f"not a {plugin} file: its content is not a {plugin}'s (unknown or corrupt format)") from None
+            raise DecodeError(f"not an image: not a {formats.names()} file (unknown or corrupt format)") from None
+        if kind is not None and kind.raw:
+            img.format = label
+        _orientation_shown_by_decoder(img)
         width, height = img.size
         if width < 1 or height < 1:
             raise DecodeError(f"image has no pixels ({width}x{height})")
@@ -271,6 +348,20 @@ def _identify(handle: BinaryIO) -> Image.Image:
                 f"the limit is {MAX_PIXELS / 1e6:.0f})"
             )
         return img
+
+
+def _orientation_shown_by_decoder(img: Image.Image) -> None:
+    """A JPEG XL's pixels come out turned by its codestream's orientation (libjxl applies
+    it; the format says an EXIF orientation is to be ignored), so its EXIF orientation is
+    dropped; one rebuilt from a JPEG (``img.jpeg``) is that JPEG, turned by its EXIF."""
+    if img.format != "JXL" or getattr(img, "jpeg", False):
+        return
+    try:
+        exif = img.getexif()
+        if 0x0112 in exif:
+            del exif[0x0112]
+    except Exception:  # noqa: BLE001 - a broken EXIF block: nothing to drop
+        pass
 
 
 def _orientation(img: Image.Image) -> int:
@@ -290,7 +381,11 @@ def _bytes_per_pixel(mode: str) -> int:
 
 
 def decoded_bytes(img: Image.Image) -> int:
-    """The bytes Pillow allocates to load ``img`` as it is now (after a JPEG draft)."""
+    """The bytes Pillow allocates to load ``img`` as it is now (after a JPEG draft); a RAW
+    says what developing it holds (``core.raw``)."""
+    cost = getattr(img, "decode_cost", None)
+    if cost is not None:
+        return int(cost())
     width, height = img.size
     return width * height * _bytes_per_pixel(img.mode)
 
@@ -329,11 +424,12 @@ DECODE_BUDGET = _Budget(DECODE_BUDGET_BYTES)
 def _prepare(img: Image.Image, min_side: int | None) -> tuple[int, int]:
     """Drafts a JPEG down to ``min_side`` and refuses an image whose pixels would not fit
     MAX_DECODE_BYTES; returns the full (stored, not oriented) width and height."""
-    with _reasons():
+    with _reasons(_format_name(img)):
         full = img.size
-        if min_side and img.format in ("JPEG", "MPO"):
+        raw = getattr(img, "decode_cost", None) is not None
+        if min_side and (img.format in ("JPEG", "MPO") or raw):
             scale = min(full) / min_side  # the smaller side, however the photo is shown
-            if scale >= 2:
+            if scale >= 2 or raw:
                 img.draft("RGB", (max(1, int(full[0] / scale)), max(1, int(full[1] / scale))))
         need = decoded_bytes(img)
         if need > MAX_DECODE_BYTES:
@@ -351,11 +447,12 @@ def _oriented(img: Image.Image, orientation: int) -> Image.Image:
     return img
 
 
-def open_image(data: bytes, min_side: int | None = None) -> tuple[Image.Image, int, int]:
-    """Open and orient an image held in memory; see ``PhotoFile.load``."""
+def open_image(data: bytes, min_side: int | None = None, name: str | None = None) -> tuple[Image.Image, int, int]:
+    """Open and orient an image held in memory (read from a file called ``name``, whose
+    extension may tell its format: a RAW's); see ``PhotoFile.load``."""
     if not data:
         raise DecodeError("empty file")
-    return _load(_identify(io.BytesIO(data)), min_side)
+    return _load(_identify(io.BytesIO(data), name), min_side)
 
 
 def load_image(path: str, min_side: int | None = None) -> tuple[Image.Image, int, int]:
@@ -372,7 +469,7 @@ def _load(img: Image.Image, min_side: int | None) -> tuple[Image.Image, int, int
     and reduced (by a whole factor keeping both sides at least ``min_side``).
     """
     full = _prepare(img, min_side)
-    with DECODE_BUDGET.reserve(decoded_bytes(img)), _reasons():
+    with DECODE_BUDGET.reserve(decoded_bytes(img)), _reasons(_format_name(img)):
         img.load()
         orientation = _orientation(img)  # after loading: a PNG's EXIF may follow its pixels
         if min_side and img.size[0] * img.size[1] > BANDED_PIXELS:
@@ -397,7 +494,7 @@ class PhotoFile:
         try:
             if self.stat.st_size == 0:
                 raise DecodeError("empty file")
-            self.image = _identify(self._handle)
+            self.image = _identify(self._handle, path)
         except BaseException:
             self._handle.close()
             raise
@@ -439,7 +536,7 @@ class PhotoFile:
 
 def _decode(img: Image.Image, size: int, content_hash: str) -> DecodedImage:
     full = _prepare(img, size)
-    with DECODE_BUDGET.reserve(decoded_bytes(img)), _reasons():
+    with DECODE_BUDGET.reserve(decoded_bytes(img)), _reasons(_format_name(img)):
         img.load()
         orientation = _orientation(img)
         pixels = model_pixels(img, size, orientation)
@@ -463,7 +560,7 @@ def decode_for_model(
     if data is not None:
         if not data:
             raise DecodeError("empty file")
-        return _decode(_identify(io.BytesIO(data)), size, content_hash or hash_bytes(data))
+        return _decode(_identify(io.BytesIO(data), path), size, content_hash or hash_bytes(data))
     with PhotoFile(path) as photo:
         return photo.decode_for_model(size, content_hash)
 

@@ -14,12 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
 from .ann_index import VectorIndex
 from .catalog import FileRow
-from .group_kind import KIND_EXACT, KindJudge, group_kind
+from .formats import is_raw_name
+from .group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KindJudge, group_kind
 from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups, knn_candidate_pairs
 from .layout import LayoutVerifier
 from .progress import CancelToken, Progress
@@ -38,7 +40,7 @@ class GroupMember:
 @dataclass(frozen=True)
 class DuplicateGroup:
     members: list[GroupMember]  # the suggested copy to keep first
-    kind: str  # core.group_kind: "exact", "copies" (one picture, edited) or "shots" (a burst)
+    kind: str  # core.group_kind: "exact", "copies" (one picture, edited), "shots" (a burst), "raw+jpeg"
 
     @property
     def keeper(self) -> GroupMember:
@@ -49,16 +51,36 @@ class DuplicateGroup:
         return self.kind == KIND_EXACT
 
 
-def keep_rank(row: FileRow) -> tuple:
-    """Sort key for 'best copy first': most pixels, then largest file, then a real file
-    before a symlink, then oldest, then by path.
+class KeepPreference(str, Enum):
+    """Which copy of a group to keep when one is a camera RAW file. A RAW and the camera's
+    JPEG of it have the same pixels, so "best pixels" keeps the larger file, the RAW; some
+    people keep RAWs (to edit later), others the JPEGs (to save space)."""
+
+    BEST_PIXELS = "best"  # most pixels, then the largest file (as for any copies)
+    RAW = "raw"  # a RAW file when the group has one
+    JPEG = "jpeg"  # a file that is not RAW when the group has one (JPEG, HEIC ...)
+
+
+KEEP_LABELS = {KeepPreference.BEST_PIXELS: "Keep best pixels", KeepPreference.RAW: "Keep RAW",
+               KeepPreference.JPEG: "Keep JPEG"}
+
+
+def keep_rank(row: FileRow, prefer: KeepPreference = KeepPreference.BEST_PIXELS) -> tuple:
+    """Sort key for 'best copy first': the kind of file ``prefer`` asks for, then most
+    pixels, then largest file, then a real file before a symlink, then oldest, then by path.
 
     A symlink is never kept over the file it points to: the two are one photo, and only
     the real path is offered (``same_file_aliases``); between equal copies a real file is
     kept rather than a link, whose target may go with the copies.
     """
     pixels = (row.width or 0) * (row.height or 0)
-    return (-pixels, -row.size, os.path.islink(row.path), row.mtime_ns, row.path)
+    prefer = KeepPreference(prefer)  # "raw" as well as KeepPreference.RAW
+    wrong_kind = False
+    if prefer is KeepPreference.RAW:
+        wrong_kind = not is_raw_name(row.path)
+    elif prefer is KeepPreference.JPEG:
+        wrong_kind = is_raw_name(row.path)
+    return (wrong_kind, -pixels, -row.size, os.path.islink(row.path), row.mtime_ns, row.path)
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
@@ -101,6 +123,10 @@ class DuplicateFinder:
     vectors: np.ndarray
     ignored: set[tuple[str, str]] = field(default_factory=set)
     layouts: list[bytes | None] | None = None  # aligned with ``rows``; None: no verification
+    # Row id -> the date taken stored in the catalog (``Catalog.capture_dates``); the
+    # photos of rows not in it have their capture time read from the file when needed.
+    dates: dict[int, str | None] | None = None
+    keep: KeepPreference = KeepPreference.BEST_PIXELS  # which copy of a group is put first
     _reps: list[int] = field(default_factory=list, init=False)
     _copies: dict[int, list[int]] = field(default_factory=dict, init=False)
     _pairs: list[Pair] = field(default_factory=list, init=False)
@@ -273,12 +299,14 @@ class DuplicateFinder:
         judge = getattr(self, "_kind_judge", None)
         if judge is None:
             verifier = self.verifier
-            judge = KindJudge([r.path for r in self.rows], verifier.match if verifier is not None else None)
+            dates = self.dates or {}
+            stored = {i: dates[r.id] for i, r in enumerate(self.rows) if r.id in dates}
+            judge = KindJudge([r.path for r in self.rows], verifier.match if verifier is not None else None, stored)
             self._kind_judge = judge
         return judge
 
     def _make_group(self, indices: list[int], shots: bool = False) -> DuplicateGroup:
-        ordered = sorted(indices, key=lambda i: keep_rank(self.rows[i]))
+        ordered = sorted(indices, key=lambda i: keep_rank(self.rows[i], self.keep))
         best = ordered[0]
         scores = np.einsum("ij,j->i", self.vectors[ordered], self.vectors[best])
         best_hash = self.rows[best].hash
@@ -288,4 +316,7 @@ class DuplicateFinder:
             # The keeper counts as an exact copy only when it has a byte-identical twin.
             exact = best_hash is not None and self.rows[i].hash == best_hash and twins > 1
             members.append(GroupMember(self.rows[i], 1.0 if exact else float(min(max(s, 0.0), 1.0)), exact))
-        return DuplicateGroup(members, group_kind([self.rows[i].hash for i in ordered], shots))
+        kind = group_kind([self.rows[i].hash for i in ordered], shots)
+        if kind == KIND_COPIES and self._judge().one_shot_raw_and_jpeg(ordered):
+            kind = KIND_RAW_JPEG
+        return DuplicateGroup(members, kind)

@@ -7,6 +7,12 @@
 * ``shots``: different exposures of one moment (a burst, a bracketed series): the
   smoothed layout lines up at the same framing, the fine detail does not, and the EXIF
   capture times are a few seconds apart at most.
+* ``raw+jpeg``: copies that are one shot saved by the camera twice, as a RAW file and as
+  a JPEG (or HEIC): a group of copies holding a RAW and another file, all with one name
+  but the extension (IMG_0001.CR2, IMG_0001.JPG), or all with one capture time and one
+  camera (files renamed on import). Their pixels line up like any copies' (the RAW is read
+  from its embedded preview: ``core.raw``); the kind tells people why the "copy" is 10
+  times larger, and ``duplicates.KeepPreference`` which of the two to keep.
 
 Photos that are only alike (two shots of one product minutes apart) are neither and
 never form a group.
@@ -29,19 +35,24 @@ Pure Python and numpy, no Qt.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .formats import format_of_name, is_raw_name
 from .layout import Match
 from .metadata import read_metadata
 
 KIND_EXACT = "exact"
 KIND_COPIES = "copies"
 KIND_SHOTS = "shots"
-KINDS = (KIND_EXACT, KIND_COPIES, KIND_SHOTS)
-LABELS = {KIND_EXACT: "Exact copies", KIND_COPIES: "Edited copies", KIND_SHOTS: "Burst shots"}
-MEMBER_LABELS = {KIND_EXACT: "exact copy", KIND_COPIES: "edited copy", KIND_SHOTS: "other shot"}
+KIND_RAW_JPEG = "raw+jpeg"
+KINDS = (KIND_EXACT, KIND_COPIES, KIND_SHOTS, KIND_RAW_JPEG)
+LABELS = {KIND_EXACT: "Exact copies", KIND_COPIES: "Edited copies", KIND_SHOTS: "Burst shots",
+          KIND_RAW_JPEG: "RAW + JPEG"}
+MEMBER_LABELS = {KIND_EXACT: "exact copy", KIND_COPIES: "edited copy", KIND_SHOTS: "other shot",
+                 KIND_RAW_JPEG: "same shot"}
 
 # A copy's fine detail lines up (band-pass NCC at the best alignment): stricter than the
 # verifier's 0.65, which 22 pairs of different hand-held shots pass (best 0.80).
@@ -96,21 +107,28 @@ def capture_time(path: str) -> float | None:
 @dataclass
 class KindJudge:
     """Answers the pair questions of the grouping from the verifier's matches and the
-    photos' capture times (each read once, lazily, only for photos a question needs).
+    photos' capture times (each found once, lazily, only for photos a question needs).
 
     ``match(i, j)`` is ``LayoutVerifier.match`` (or None when there are no layouts);
-    ``paths[i]`` is row i's file.
+    ``paths[i]`` is row i's file; ``dates`` holds the date taken the catalog stored for
+    row i when it was indexed (None: the photo has none). A row missing from ``dates``
+    (indexed before the catalog kept EXIF facts) has its file's header read instead.
     """
 
     paths: Sequence[str]
     match: object = None  # Callable[[int, int], Match | None] | None
+    dates: Mapping[int, str | None] | None = None
     _times: dict[int, float | None] | None = None
+    _cameras: dict[int, str | None] | None = None
 
     def time_of(self, i: int) -> float | None:
         if self._times is None:
             self._times = {}
         if i not in self._times:
-            self._times[i] = capture_time(self.paths[i])
+            if self.dates is not None and i in self.dates:
+                self._times[i] = parse_taken(self.dates[i])
+            else:
+                self._times[i] = capture_time(self.paths[i])
         return self._times[i]
 
     def _match(self, i: int, j: int) -> Match | None:
@@ -123,6 +141,28 @@ class KindJudge:
             return False
         return not two_exposures(self.time_of(i), self.time_of(j))
 
+    def camera_of(self, i: int) -> str | None:
+        """The camera (EXIF make and model) of row i's photo, read once."""
+        if self._cameras is None:
+            self._cameras = {}
+        if i not in self._cameras:
+            self._cameras[i] = read_metadata(self.paths[i]).camera
+        return self._cameras[i]
+
+    def one_shot_raw_and_jpeg(self, rows: Sequence[int]) -> bool:
+        """Are these copies one shot the camera saved as RAW and as JPEG (``KIND_RAW_JPEG``)?
+        One name but the extension, or else one capture time and one camera."""
+        paths = [self.paths[i] for i in rows]
+        if not mixes_raw_and_other(paths):
+            return False
+        if same_name_but_extension(paths):
+            return True
+        times = {self.time_of(i) for i in rows}
+        if None in times or len(times) != 1:
+            return False
+        cameras = {self.camera_of(i) for i in rows}
+        return None not in cameras and len(cameras) == 1
+
     def shots_pair(self, i: int, j: int) -> bool:
         """i and j are two exposures of one moment: taken seconds apart (EXIF, both) and
         the same framing, and not copies of one picture."""
@@ -133,6 +173,39 @@ class KindJudge:
             return False
         # Copies with the same date are copies (pass 1 groups them), not shots.
         return not (is_copy_match(m) and not two_exposures(self.time_of(i), self.time_of(j)))
+
+
+def member_label(kind: str, path: str, exact: bool = False) -> str:
+    """What a member of a group of ``kind`` is, in words: in a RAW + JPEG pair, "RAW of the
+    pair" or "JPEG of the pair" (or HEIC ...), else ``MEMBER_LABELS``."""
+    if exact:
+        return MEMBER_LABELS[KIND_EXACT]
+    if kind == KIND_RAW_JPEG:
+        fmt = format_of_name(path)
+        return f"{'RAW' if is_raw_name(path) else (fmt.name if fmt else 'copy')} of the pair"
+    return MEMBER_LABELS.get(kind, "near-duplicate")
+
+
+def mixes_raw_and_other(paths: Sequence[str]) -> bool:
+    """At least one RAW file and one that is not."""
+    raw = [is_raw_name(p) for p in paths]
+    return any(raw) and not all(raw)
+
+
+def same_name_but_extension(paths: Sequence[str]) -> bool:
+    """IMG_0001.CR2 and IMG_0001.JPG (case aside): how a camera names the two files of a shot."""
+    return len({os.path.splitext(os.path.basename(p))[0].casefold() for p in paths}) == 1
+
+
+def kind_after_removal(kind: str, hashes: Sequence[str | None], paths: Sequence[str]) -> str:
+    """The kind of a group once some members are gone (moved or trashed): shots stay
+    shots, a RAW + JPEG pair stays one while it holds a RAW and another file."""
+    if kind == KIND_SHOTS:
+        return kind
+    base = group_kind(hashes)
+    if kind == KIND_RAW_JPEG and base == KIND_COPIES and mixes_raw_and_other(paths):
+        return KIND_RAW_JPEG
+    return base
 
 
 def group_kind(hashes: Sequence[str | None], shots: bool = False) -> str:

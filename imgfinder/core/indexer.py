@@ -5,12 +5,13 @@ Pillow releases the GIL while decoding and resizing, so decoder threads overlap 
 each other and with the model. The number of files in flight is bounded, so memory stays
 flat however large the folder is. Cancelling stops after the current batch is committed.
 
-What a file's reading found (hash, size, mtime, dimensions, layout signature, or why it
-could not be read) is committed *before* the model is asked for its embedding, together
-with every other photo already decoded: the model's first call can take seconds (it
-loads), and a run killed then keeps that work. A row with facts but no embedding is
-finished by the next run (counted in ``added`` and ``resumed``): its stored hash is kept,
-and its pixels are decoded again unless identical bytes already have an embedding.
+What a file's reading found (hash, size, mtime, dimensions, layout signature, the EXIF
+facts of its header (``metadata.image_info``), or why it could not be read) is committed
+*before* the model is asked for its embedding, together with every other photo already
+decoded: the model's first call can take seconds (it loads), and a run killed then keeps
+that work. A row with facts but no embedding is finished by the next run (counted in
+``added`` and ``resumed``): its stored hash (and EXIF facts) are kept, and its pixels are
+decoded again unless identical bytes already have an embedding.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from .ann_index import IndexStore
 from .catalog import Catalog, FileRecord, KnownContent
 from .decoder import DecodedImage, DecodeError, PhotoFile
 from .embedding import Embedder, copy_vectors, describe, feature_id_of, retrieval_id_of, retrieval_vectors
+from .metadata import PhotoInfo, image_info
 from .progress import CancelToken, Cancelled, Progress
 from .scanner import ScannedFile, ScanProblem, scan
 
@@ -76,6 +78,7 @@ class _Result:
     error: str | None = None
     size: int | None = None  # of the bytes actually read (fstat of the open file)
     mtime_ns: int | None = None
+    info: PhotoInfo | None = None  # EXIF facts from the header (None: the file was not opened)
 
     def record(self, content: KnownContent | None = None) -> FileRecord:
         """The catalog row: facts only until ``content`` (an embedding) is known."""
@@ -86,11 +89,12 @@ class _Result:
             return FileRecord(f.path, size, mtime_ns, error=self.error)
         if content is None and self.decoded is not None:
             d = self.decoded
-            return FileRecord(f.path, size, mtime_ns, self.content_hash, d.width, d.height, layout=d.layout)
+            return FileRecord(f.path, size, mtime_ns, self.content_hash, d.width, d.height, layout=d.layout,
+                              info=self.info)
         assert content is not None
         return FileRecord(
             f.path, size, mtime_ns, self.content_hash, content.width, content.height, content.embedding,
-            layout=content.layout, descriptor=content.descriptor,
+            layout=content.layout, descriptor=content.descriptor, info=self.info,
         )
 
 
@@ -131,6 +135,7 @@ class Indexer:
         in_flight: int | None = None,
         retrieval_store: IndexStore | None = None,
         first_batch: int | None = None,
+        leave_out: Callable[[str, int], str | None] | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -147,6 +152,9 @@ class Indexer:
         # 224x224 pixels are ~19 MB), small enough that memory does not grow with the folder.
         self.in_flight = max(1, in_flight or max(self.batch_size * 4, self.workers * 4))
         self.summary = IndexSummary()
+        # Photos left out on purpose (``core.file_filter``: --exclude, --min-size): counted in
+        # ``summary.skipped`` and, like files gone from the folders, dropped from the catalog.
+        self.leave_out = leave_out
 
     def run(self, roots: Iterable[str | os.PathLike[str]], cancel: CancelToken | None = None) -> Iterator[Progress]:
         """Index ``roots``; yields progress; the outcome is in ``self.summary``."""
@@ -159,7 +167,7 @@ class Indexer:
         skipped: Counter[str] = Counter()
         summary.skipped = skipped  # type: ignore[assignment]  # a Counter is a dict
         found: list[ScannedFile] = []
-        for n, item in enumerate(scan(roots, scan_problems, skipped)):
+        for n, item in enumerate(scan(roots, scan_problems, skipped, leave_out=self.leave_out)):
             found.append(item)
             if n % 1000 == 999:
                 scanning.done = n + 1
@@ -251,6 +259,9 @@ class Indexer:
                     return _Result(item, content_hash=stored, known=match)
             with PhotoFile(path) as photo:  # a regular file whose header is an image's
                 size, mtime_ns = photo.stat.st_size, photo.stat.st_mtime_ns
+                # The EXIF facts from the header Pillow parsed on opening (decoding reads
+                # the same EXIF block for the orientation: it is parsed once).
+                info = image_info(photo.image, path, size)
                 content_hash = photo.content_hash()  # streamed, never the whole file at once
                 match = known.get(content_hash) or self.catalog.known_content(content_hash, model_id)
                 if match is not None:
@@ -260,8 +271,8 @@ class Indexer:
                 if photo.changed():
                     raise DecodeError("the file changed while it was being read (it is read again next time)")
             if match is not None:
-                return _Result(item, content_hash=content_hash, known=match, size=size, mtime_ns=mtime_ns)
-            return _Result(item, decoded, content_hash, size=size, mtime_ns=mtime_ns)
+                return _Result(item, content_hash=content_hash, known=match, size=size, mtime_ns=mtime_ns, info=info)
+            return _Result(item, decoded, content_hash, size=size, mtime_ns=mtime_ns, info=info)
         except DecodeError as exc:
             return _Result(item, error=exc.reason)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a scan
@@ -337,6 +348,7 @@ class Indexer:
                 finished += 1
             else:
                 records.append(r.record())
+                r.info = None  # stored with the facts: the embedding's write leaves it alone
                 waiting.append(r)
         self.catalog.write_batch(records, self.embedder.model_id, feature_id_of(self.embedder))
         return finished

@@ -25,6 +25,7 @@ from .progress import CancelToken, Progress
 from .retrieval import search as retrieval_search
 
 CATALOG_NAME = "catalog.sqlite3"
+LeaveOut = Callable[[str, int], "str | None"]  # core.file_filter.FileFilter: why a photo is left out, or None
 INDEX_DIR = "index"
 RETRIEVAL_NAME = "retrieval"
 
@@ -182,9 +183,7 @@ class Library:
     def forget_folder(self, folder: str) -> int:
         """Drop the catalog rows of every file below ``folder`` (the user removed it from the
         library); the photos themselves are not touched. Returns how many rows went."""
-        prefix = os.path.join(os.path.abspath(folder), "")
-        gone = [p for p in self.catalog.states() if p.startswith(prefix)]
-        return self.catalog.remove_paths(gone)
+        return self.catalog.remove_folder(folder)
 
     def index(self) -> VectorIndex:
         """The copy-vector Annoy index (duplicates), rebuilt first if the catalog changed."""
@@ -274,19 +273,27 @@ class Library:
         flush()
         return out  # type: ignore[return-value]
 
-    def similar_to_descriptor(self, descriptor: np.ndarray, k: int, exclude: str | None = None) -> list[SimilarHit]:
-        """The ``k`` photos most similar to a descriptor, by the retrieval vector."""
+    def similar_to_descriptor(
+        self, descriptor: np.ndarray, k: int, exclude: str | None = None, leave_out: LeaveOut | None = None,
+    ) -> list[SimilarHit]:
+        """The ``k`` photos most similar to a descriptor, by the retrieval vector; none that
+        ``leave_out(path, size)`` leaves out (``core.file_filter``)."""
         index = self.retrieval_index()
         query = retrieval_vectors(self.embedder, np.asarray(descriptor, np.float32)[None])[0]
         skip = set()
         if exclude is not None and (row := self.catalog.row_for_path(exclude)) is not None:
             skip.add(row.id)
-        ids, scores = retrieval_search(index, query, 2 * k + 1, exclude=skip)
-        rows = {r.id: r for r in self.catalog.rows(ids.tolist())}
-        hits = [SimilarHit(rows[i], float(s)) for i, s in zip(ids.tolist(), scores.tolist()) if i in rows]
-        # Files the app moved to the trash stay catalogued (for undo) but are not results.
-        hits = [h for h in hits if h.row.path != exclude and not in_trash(h.row.path)]
-        return hits[:k]
+        want = 2 * k + 1
+        while True:
+            ids, scores = retrieval_search(index, query, want, exclude=skip)
+            rows = {r.id: r for r in self.catalog.rows(ids.tolist())}
+            hits = [SimilarHit(rows[i], float(s)) for i, s in zip(ids.tolist(), scores.tolist()) if i in rows]
+            # Files the app moved to the trash stay catalogued (for undo) but are not results.
+            hits = [h for h in hits if h.row.path != exclude and not in_trash(h.row.path)
+                    and (leave_out is None or leave_out(h.row.path, h.row.size) is None)]
+            if len(hits) >= k or len(ids) < want or want >= len(index):
+                return hits[:k]
+            want *= 4  # many results were left out: look further down the ranking
 
     def similar(self, path: str, k: int = 20) -> list[SimilarHit]:
         """The ``k`` photos most similar to ``path`` (which need not be in the library)."""
@@ -296,10 +303,10 @@ class Library:
     # -- duplicates ----------------------------------------------------------------
     def duplicate_finder(
         self, floor: float = DEFAULT_FLOOR, cancel: CancelToken | None = None,
-        progress: Callable[[Progress], None] | None = None,
+        progress: Callable[[Progress], None] | None = None, leave_out: LeaveOut | None = None,
     ) -> DuplicateFinder:
         """Candidate pairs of the whole library at ``floor``; group them with ``.groups(t)``."""
-        for p in self.iter_duplicate_finder(floor, cancel):
+        for p in self.iter_duplicate_finder(floor, cancel, leave_out):
             if isinstance(p, DuplicateFinder):
                 return p
             if progress is not None:
@@ -307,18 +314,23 @@ class Library:
         raise AssertionError("unreachable")
 
     def iter_duplicate_finder(
-        self, floor: float = DEFAULT_FLOOR, cancel: CancelToken | None = None,
+        self, floor: float = DEFAULT_FLOOR, cancel: CancelToken | None = None, leave_out: LeaveOut | None = None,
     ) -> Iterator[Progress | DuplicateFinder]:
-        """Like ``duplicate_finder`` as a generator: yields progress, then the finder."""
+        """Like ``duplicate_finder`` as a generator: yields progress, then the finder.
+        Photos ``leave_out(path, size)`` leaves out are in no group (never kept, never moved)."""
         index = self.index()
         ids, vectors = self.catalog.embeddings(self.embedder.model_id)
         rows = self.catalog.rows(ids.tolist())
-        trashed = np.fromiter((in_trash(r.path) for r in rows), dtype=bool, count=len(rows))
-        if trashed.any():  # moved to the trash by the app: kept for undo, not a duplicate
+        trashed = np.fromiter(
+            (in_trash(r.path) or (leave_out is not None and leave_out(r.path, r.size) is not None) for r in rows),
+            dtype=bool, count=len(rows),
+        )
+        if trashed.any():  # moved to the trash by the app (kept for undo) or left out: not a duplicate
             keep = np.flatnonzero(~trashed)
             rows, vectors = [rows[i] for i in keep], vectors[keep]
         stored = self.catalog.layouts([r.id for r in rows])
         layouts = [stored.get(r.id) for r in rows]
-        finder = DuplicateFinder(rows, vectors, ignored=self.catalog.ignored_pairs(), layouts=layouts)
+        finder = DuplicateFinder(rows, vectors, ignored=self.catalog.ignored_pairs(), layouts=layouts,
+                                 dates=self.catalog.capture_dates([r.id for r in rows]))
         yield from finder.compute_candidates(index, floor=floor, cancel=cancel)
         yield finder

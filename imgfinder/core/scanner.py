@@ -15,14 +15,11 @@ import errno
 import os
 import stat
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from .formats import IMAGE_EXTENSIONS  # every extension a decoder is known for (installed or not)
 from .skip_reasons import SKIP_REASONS  # what scan counts in ``skipped``
-
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-)
 
 # Folders that hold caches, trash or OS metadata rather than a user's photos.
 SYSTEM_DIRS = frozenset(
@@ -100,6 +97,7 @@ def scan(
     roots: Iterable[str | os.PathLike[str]],
     problems: list[ScanProblem] | None = None,
     skipped: Counter[str] | None = None,
+    leave_out: Callable[[str, int], str | None] | None = None,
 ) -> Iterator[ScannedFile]:
     """Yield every image file below ``roots`` (or the roots themselves if they are files).
 
@@ -108,7 +106,8 @@ def scan(
     by (device, inode) so symlink loops end, and unreadable folders, broken links and
     image-named entries that are not regular files (FIFOs, sockets, devices) are recorded
     in ``problems`` instead of stopping the walk. ``skipped`` counts, by ``SKIP_REASONS``
-    key, what was left out on purpose.
+    key, what was left out on purpose. ``leave_out(path, size)`` may leave a photo out too
+    (``core.file_filter``): it returns the ``SKIP_REASONS`` key it is counted under, or None.
     """
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int] | str] = set()  # (device, inode), or the path if unknown
@@ -128,6 +127,11 @@ def scan(
         if key in seen_files or path in seen_files:
             if path not in seen_files:  # another path to it (not the same path twice)
                 skip(["same_file"])
+            return None
+        why = leave_out(path, st.st_size) if leave_out is not None else None
+        if why is not None:  # left out on purpose (e.g. --exclude): another path to it may be taken
+            seen_files.add(path)
+            skip([why])
             return None
         seen_files.update((key, path))
         return ScannedFile(path, st.st_size, st.st_mtime_ns)

@@ -14,6 +14,8 @@ SKIP_REASONS = {
     "appledouble": "macOS AppleDouble files ('._' + name), not photos",
     "not_a_photo": "files whose extension is not a photo's",
     "same_file": "another path (symlink or hard link) to a photo already found",
+    "excluded": "photos matching an --exclude pattern",
+    "too_small": "photos smaller than --min-size",
 }
 
 # The same, as short count nouns for one line of text (singular, plural).
@@ -23,6 +25,8 @@ _SKIP_NOUNS = {
     "appledouble": ("AppleDouble file", "AppleDouble files"),
     "not_a_photo": ("file that is not a photo", "files that are not photos"),
     "same_file": ("second path to a photo", "second paths to photos"),
+    "excluded": ("excluded photo", "excluded photos"),
+    "too_small": ("photo below the minimum size", "photos below the minimum size"),
 }
 
 

@@ -84,7 +84,7 @@ class ThumbnailCache:
 
     @staticmethod
     def _make(path: str, side: int) -> Image.Image:
-        img, _, _ = open_image(read_file(path), min_side=side)
+        img, _, _ = open_image(read_file(path), min_side=side, name=path)
         try:
             rgb = to_rgb(img)
             rgb.thumbnail((side, side), Image.Resampling.BILINEAR, reducing_gap=2.0)

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate, QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
 )
 
-from ..core.duplicates import DEFAULT_FLOOR, DuplicateGroup, GroupMember
-from ..core.group_kind import KIND_COPIES, KIND_EXACT, KIND_SHOTS, LABELS, MEMBER_LABELS
+from ..core.duplicates import DEFAULT_FLOOR, KEEP_LABELS, DuplicateGroup, GroupMember, KeepPreference
+from ..core.group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KIND_SHOTS, LABELS, member_label
 from ..core.file_actions import is_under
 from .icons import icon
 from .models import PathRole, human_bytes
@@ -26,12 +26,14 @@ KEEP_BG = QColor(46, 160, 90, 40)
 KindRole = Qt.ItemDataRole.UserRole + 11  # on a group's header item: its kind
 # The kind filter's entries: (label, kinds shown).
 KIND_FILTERS = [
-    ("All kinds", (KIND_EXACT, KIND_COPIES, KIND_SHOTS)),
+    ("All kinds", (KIND_EXACT, KIND_COPIES, KIND_SHOTS, KIND_RAW_JPEG)),
     (LABELS[KIND_EXACT], (KIND_EXACT,)),
     (LABELS[KIND_COPIES], (KIND_COPIES,)),
     (LABELS[KIND_SHOTS], (KIND_SHOTS,)),
+    (LABELS[KIND_RAW_JPEG], (KIND_RAW_JPEG,)),
 ]
-KIND_COLOURS = {KIND_EXACT: QColor(30, 130, 70), KIND_COPIES: QColor(40, 100, 170), KIND_SHOTS: QColor(170, 100, 20)}
+KIND_COLOURS = {KIND_EXACT: QColor(30, 130, 70), KIND_COPIES: QColor(40, 100, 170), KIND_SHOTS: QColor(170, 100, 20),
+                KIND_RAW_JPEG: QColor(120, 60, 160)}
 THUMB = 56
 
 
@@ -64,6 +66,7 @@ class DuplicatesView(QWidget):
     undo_requested = Signal()
     find_requested = Signal()
     selection_changed = Signal()
+    keep_changed = Signal(object)  # KeepPreference: which copy of a RAW + JPEG pair to keep
 
     def __init__(self, loader: ThumbnailLoader, threshold: float, parent=None) -> None:
         super().__init__(parent)
@@ -99,10 +102,10 @@ class DuplicatesView(QWidget):
         self.slider.setSingleStep(5)
         self.slider.setPageStep(20)
         self.slider.setValue(int(round(threshold * 1000)))
-        self.slider.setMinimumWidth(160)
+        self.slider.setMinimumWidth(90)
         self.slider.valueChanged.connect(self._slider_moved)
         self.slider_label = QLabel()
-        self.slider_label.setMinimumWidth(120)
+        self.slider_label.setMinimumWidth(70)
         self._update_slider_label()
         self.summary = QLabel("Click “Find duplicates” (Ctrl+D) to look for duplicate photos in the library")
         self.summary.setObjectName("duplicatesSummary")
@@ -133,9 +136,18 @@ class DuplicatesView(QWidget):
         self.act_find = self.toolbar.addAction(icon("duplicates"), "Find duplicates", self.find_requested.emit)
         self.toolbar.addSeparator()
         self.act_auto = self.toolbar.addAction(icon("select"), "Select all but best", self.select_all_but_best)
-        self.act_auto.setToolTip("Select every copy except the best one of each group (highest resolution, then "
-                                 "largest file, then oldest); photos in reference folders are never selected")
+        self.act_auto.setToolTip("Select every copy except the best one of each group (a RAW or a JPEG if the "
+                                 "Keep choice says so, then highest resolution, then largest file, then oldest); "
+                                 "photos in reference folders are never selected")
         self.act_clear = self.toolbar.addAction("Clear", self.clear_selection)
+        self.keep_choice = QComboBox()
+        self.keep_choice.setObjectName("keepPreference")
+        self.keep_choice.setToolTip("Which copy to keep first when a group holds a camera RAW file: the one with "
+                                    "the most pixels (then the largest file), the RAW, or the JPEG")
+        for pref, label in KEEP_LABELS.items():
+            self.keep_choice.addItem(label, pref.value)
+        self.keep_choice.currentIndexChanged.connect(
+            lambda _: self.keep_changed.emit(self.keep_preference()))
         self.toolbar.addSeparator()
         self.act_compare = self.toolbar.addAction(icon("compare"), "Compare", self._emit_compare)
         self.act_not_dup = self.toolbar.addAction(icon("not-duplicate"), "Not duplicates", self._emit_not_duplicates)
@@ -164,6 +176,9 @@ class DuplicatesView(QWidget):
         # In this row, not the toolbar: a narrow window pushes the toolbar's last items
         # into its overflow menu, and the filter must stay in sight.
         slider_row.addWidget(self.kind_filter)
+        # Here too rather than in the toolbar, which it pushed into its overflow menu at
+        # 1280 px: the copy it keeps first is the one "Select all but best" spares.
+        slider_row.addWidget(self.keep_choice)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -174,6 +189,17 @@ class DuplicatesView(QWidget):
         layout.addWidget(self.tree, 1)
         self._updating = False
         self._update_actions()
+
+    # -- which copy to keep --------------------------------------------------------------
+    def keep_preference(self) -> KeepPreference:
+        return KeepPreference(self.keep_choice.currentData() or KeepPreference.BEST_PIXELS.value)
+
+    def set_keep_preference(self, prefer: KeepPreference) -> None:
+        """Show ``prefer`` as chosen (without telling ``keep_changed``: nothing changed)."""
+        i = self.keep_choice.findData(KeepPreference(prefer).value)
+        self.keep_choice.blockSignals(True)
+        self.keep_choice.setCurrentIndex(max(0, i))
+        self.keep_choice.blockSignals(False)
 
     # -- threshold -----------------------------------------------------------------------
     def threshold(self) -> float:
@@ -242,8 +268,7 @@ class DuplicatesView(QWidget):
         if keeper:
             kind_text = "★ Keep"
         else:
-            group_kind = self.groups[n].kind
-            kind_text = MEMBER_LABELS[KIND_EXACT] if m.exact else MEMBER_LABELS.get(group_kind, "near-duplicate")
+            kind_text = member_label(self.groups[n].kind, path, m.exact)
         if reference:
             kind_text += " · reference"
         kind = QStandardItem(kind_text)
@@ -272,9 +297,11 @@ class DuplicatesView(QWidget):
         not_shots = [g for g in self.groups if g.kind != KIND_SHOTS]
         copies = sum(len(g.members) - 1 for g in not_shots)
         size = sum(m.row.size for g in not_shots for m in g.members[1:])
-        counts = {k: sum(1 for g in self.groups if g.kind == k) for k in (KIND_EXACT, KIND_COPIES, KIND_SHOTS)}
+        counts = {k: sum(1 for g in self.groups if g.kind == k)
+                  for k in (KIND_EXACT, KIND_COPIES, KIND_SHOTS, KIND_RAW_JPEG)}
         sel = self.checked_members()
-        kinds = ", ".join(f"{counts[k]} {word}" for k, word in ((KIND_EXACT, "exact"), (KIND_COPIES, "edited"))
+        kinds = ", ".join(f"{counts[k]} {word}" for k, word in
+                          ((KIND_EXACT, "exact"), (KIND_COPIES, "edited"), (KIND_RAW_JPEG, "RAW + JPEG"))
                           if counts[k])
         if counts[KIND_SHOTS]:
             kinds += (", " if kinds else "") + plural(counts[KIND_SHOTS], "burst")

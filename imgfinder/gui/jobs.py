@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +18,10 @@ from PIL import Image, ImageChops, ImageOps
 
 from ..core.catalog import FileRow
 from ..core.decoder import open_image, read_file, to_rgb
-from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, keep_rank
+from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, KeepPreference, keep_rank
 from ..core.embedding import Embedder
 from ..core.file_actions import ActionResult, FileMover, in_trash
-from ..core.group_kind import KIND_SHOTS, group_kind
+from ..core.group_kind import kind_after_removal
 from ..core.indexer import IndexSummary
 from ..core.library import Library, RepairReport, SimilarHit, repair
 from ..core.metadata import PhotoInfo, read_metadata
@@ -118,7 +118,8 @@ class Engine:
     def rows(self, ctx: TaskContext, sort_key: str) -> list[FileRow]:
         """Readable, non-trashed rows sorted for the grid (sorting 100k rows is not GUI work)."""
         rows = [r for r in self.lib.catalog.rows() if r.error is None and not in_trash(r.path)]
-        return sort_rows(rows, sort_key, self.date_cache, ctx)
+        stored = self.lib.catalog.capture_dates(r.id for r in rows) if sort_key == "date" else None
+        return sort_rows(rows, sort_key, self.date_cache, ctx, stored)
 
     def problems(self, ctx: TaskContext) -> list[tuple[str, str]]:
         """Files of the catalog that could not be read, then what the last scan could not
@@ -135,7 +136,8 @@ class Engine:
         return path, hits
 
     # -- duplicates ----------------------------------------------------------------------
-    def duplicates(self, ctx: TaskContext, threshold: float, hidden: set[str]) -> tuple[DuplicateFinder, list[DuplicateGroup]]:
+    def duplicates(self, ctx: TaskContext, threshold: float, hidden: set[str],
+                   keep: KeepPreference = KeepPreference.BEST_PIXELS) -> tuple[DuplicateFinder, list[DuplicateGroup]]:
         with self.lock:
             finder = None
             for item in self.lib.iter_duplicate_finder(DEFAULT_FLOOR, ctx.cancel):
@@ -144,7 +146,7 @@ class Engine:
                 else:
                     ctx.report(ProgressInfo.of(item), stage=item.stage)
         assert finder is not None
-        return finder, regroup(finder, threshold, hidden, ctx)
+        return finder, regroup(finder, threshold, hidden, ctx, keep)
 
     def ignore_pair(self, ctx: TaskContext, hash_a: str, hash_b: str) -> None:
         self.lib.catalog.ignore_pair(hash_a, hash_b)
@@ -164,7 +166,10 @@ class Engine:
 
 
 def sort_rows(rows: list[FileRow], sort_key: str, date_cache: dict[tuple[str, int], str] | None = None,
-              ctx: TaskContext | None = None) -> list[FileRow]:
+              ctx: TaskContext | None = None, stored: Mapping[int, str | None] | None = None) -> list[FileRow]:
+    """``rows`` by name, size or date taken (newest first; a photo without a date by its
+    modification time): the date the catalog stored (``stored``: row id -> date), else
+    read from the file's header once (``date_cache``)."""
     if sort_key == "size":
         return sorted(rows, key=lambda r: (-r.size, r.path))
     if sort_key == "date":
@@ -174,10 +179,13 @@ def sort_rows(rows: list[FileRow], sort_key: str, date_cache: dict[tuple[str, in
             key = (r.path, r.mtime_ns)
             value = cache.get(key)
             if value is None:
-                if ctx is not None:
-                    ctx.cancel.raise_if_cancelled()
-                value = read_metadata(r.path).date_taken or time.strftime(
-                    "%Y-%m-%d %H:%M:%S", time.localtime(r.mtime_ns / 1e9))
+                if stored is not None and r.id in stored:
+                    value = stored[r.id]
+                else:
+                    if ctx is not None:
+                        ctx.cancel.raise_if_cancelled()
+                    value = read_metadata(r.path).date_taken
+                value = value or time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.mtime_ns / 1e9))
                 cache[key] = value
             return value
 
@@ -195,28 +203,33 @@ def _groups(finder: DuplicateFinder, threshold: float, ctx: TaskContext | None) 
     raise AssertionError("unreachable")
 
 
-def regroup(finder: DuplicateFinder, threshold: float, hidden: set[str], ctx: TaskContext | None = None) -> list[DuplicateGroup]:
-    """Groups at ``threshold`` without files the user moved away (``hidden``) or trashed."""
+def regroup(finder: DuplicateFinder, threshold: float, hidden: set[str], ctx: TaskContext | None = None,
+            keep: KeepPreference | None = None) -> list[DuplicateGroup]:
+    """Groups at ``threshold`` without files the user moved away (``hidden``) or trashed,
+    the copy ``keep`` prefers first (None: as the finder was told before)."""
+    if keep is not None:
+        finder.keep = KeepPreference(keep)
     groups = []
     for g in _groups(finder, max(threshold, finder.floor), ctx):
         members = [m for m in g.members if m.row.path not in hidden and not in_trash(m.row.path)]
         if len(members) < 2:
             continue
         if members[0] is not g.members[0]:
-            members = sorted(members, key=lambda m: keep_rank(m.row))
+            members = sorted(members, key=lambda m: keep_rank(m.row, finder.keep))
         # Without the moved files a group of copies may be exact copies now; shots stay shots.
-        kind = g.kind if g.kind == KIND_SHOTS else group_kind([m.row.hash for m in members])
+        kind = kind_after_removal(g.kind, [m.row.hash for m in members], [m.row.path for m in members])
         groups.append(DuplicateGroup(members, kind))
     return groups
 
 
-def regroup_task(finder: DuplicateFinder, threshold: float, hidden: set[str]) -> Callable[[TaskContext], tuple[float, list[DuplicateGroup]]]:
-    return lambda ctx: (threshold, regroup(finder, threshold, hidden, ctx))
+def regroup_task(finder: DuplicateFinder, threshold: float, hidden: set[str],
+                 keep: KeepPreference | None = None) -> Callable[[TaskContext], tuple[float, list[DuplicateGroup]]]:
+    return lambda ctx: (threshold, regroup(finder, threshold, hidden, ctx, keep))
 
 
 # -- pictures for the details panel, preview and compare views ---------------------------
 def load_picture(path: str, max_side: int = 2048) -> Image.Image:
-    img, _, _ = open_image(read_file(path), min_side=max_side)
+    img, _, _ = open_image(read_file(path), min_side=max_side, name=path)
     img = to_rgb(img)
     img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return img

@@ -24,6 +24,7 @@ from ..core.group_kind import KIND_SHOTS
 from ..core.embedding import Embedder
 from ..core.export import write_csv, write_json
 from ..core.file_actions import ActionResult, is_under
+from ..core.formats import IMAGE_EXTENSIONS
 from ..core.indexer import IndexSummary
 from ..core.skip_reasons import describe_skipped
 from ..core.thumbnails import ThumbnailCache
@@ -42,7 +43,7 @@ from .widgets import ElidedLabel, PhotoGrid
 from .wording import photos, plural
 from .workers import TaskRunner, ThumbnailLoader
 
-IMAGE_FILTER = "Photos (*.jpg *.jpeg *.jpe *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
+IMAGE_FILTER = f"Photos ({' '.join('*' + ext for ext in sorted(IMAGE_EXTENSIONS))});;All files (*)"
 STAGE_TEXT = {
     "scan": "Looking for photos",
     "index": "Indexing",
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.library_view = LibraryView(self.thumbs, side, self.settings.sort_key)
         self.similar_view = SimilarView(self.thumbs, side)
         self.duplicates_view = DuplicatesView(self.thumbs, self.settings.threshold)
+        self.duplicates_view.set_keep_preference(self.settings.keep_preference)
         self.problems_view = ProblemsView()
         self.details = DetailsPanel(self.thumbs)
         self.tabs = QTabWidget()
@@ -155,6 +157,7 @@ class MainWindow(QMainWindow):
         dv.tree.selectionModel().currentChanged.connect(lambda *_: self._update_details())
         dv.tree.selectionModel().selectionChanged.connect(lambda *_: self._update_details())
         dv.threshold_changed.connect(self._threshold_changed)
+        dv.keep_changed.connect(self._keep_changed)
         dv.find_requested.connect(self.find_duplicates)
         dv.compare_requested.connect(self.compare)
         dv.not_duplicates_requested.connect(self.not_duplicates)
@@ -367,7 +370,8 @@ class MainWindow(QMainWindow):
             if f not in current and not is_under(f, current):
                 current = [c for c in current if not is_under(c, [f])] + [f]
         self.settings.folders = current
-        self.when_ready(self.start_indexing)
+        if self.ready:  # before, opening the library indexes the folders (now including these) itself
+            self.start_indexing()
 
     def manage_folders(self) -> None:
         dlg = dialogs.FoldersDialog(self.settings.folders, self.settings.reference_folders, self)
@@ -675,10 +679,12 @@ class MainWindow(QMainWindow):
         self.duplicates_view.set_searching()
         self.tabs.setCurrentIndex(TAB_DUPLICATES)
         threshold = self.duplicates_view.threshold()
+        keep = self.duplicates_view.keep_preference()
         hidden = set(self.hidden)
 
         def go() -> None:
-            self.runner.submit("duplicates", lambda ctx: (threshold, *self.engine.duplicates(ctx, threshold, hidden)),
+            self.runner.submit("duplicates",
+                               lambda ctx: (threshold, *self.engine.duplicates(ctx, threshold, hidden, keep)),
                                cancel_running=True)
 
         self.when_ready(go)
@@ -703,7 +709,13 @@ class MainWindow(QMainWindow):
     def _threshold_changed(self, threshold: float) -> None:
         self.settings.threshold = threshold
         if self.finder is not None:
-            self.runner.submit("regroup", jobs.regroup_task(self.finder, threshold, set(self.hidden)))
+            self.runner.submit("regroup", jobs.regroup_task(self.finder, threshold, set(self.hidden),
+                                                            self.duplicates_view.keep_preference()))
+
+    def _keep_changed(self, keep) -> None:
+        """The "Keep" choice changed: regroup so each group's copy to keep comes first."""
+        self.settings.keep_preference = keep
+        self._threshold_changed(self.duplicates_view.threshold())
 
     def _done_regroup(self, result) -> None:
         threshold, groups = result
@@ -749,7 +761,8 @@ class MainWindow(QMainWindow):
 
         def work(ctx):
             if path.lower().endswith(".json"):
-                write_json(path, groups, threshold, self.engine.lib.catalog.problems())
+                catalog = self.engine.lib.catalog
+                write_json(path, groups, threshold, catalog.problems(), catalog)
             else:
                 write_csv(path, groups)
             return path

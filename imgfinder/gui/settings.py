@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..core.duplicates import DEFAULT_THRESHOLD
+from ..core.duplicates import DEFAULT_THRESHOLD, KeepPreference
 
 SETTINGS_NAME = "gui-settings.ini"
 DEFAULT_THUMB = 160
@@ -52,6 +52,18 @@ class AppSettings:
     @threshold.setter
     def threshold(self, value: float) -> None:
         self._s.setValue("duplicates/threshold", float(value))
+
+    @property
+    def keep_preference(self) -> KeepPreference:
+        """Which copy of a RAW + JPEG pair to keep (the duplicates view's "Keep" choice)."""
+        try:
+            return KeepPreference(str(self._s.value("duplicates/keep", KeepPreference.BEST_PIXELS.value)))
+        except ValueError:
+            return KeepPreference.BEST_PIXELS
+
+    @keep_preference.setter
+    def keep_preference(self, value: KeepPreference) -> None:
+        self._s.setValue("duplicates/keep", KeepPreference(value).value)
 
     @property
     def thumb_size(self) -> int:

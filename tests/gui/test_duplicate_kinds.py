@@ -42,7 +42,7 @@ def test_kind_labels_and_filter(qtbot, make_window, tmp_path: Path) -> None:
     visible = lambda: {n for n in range(dv.model.rowCount()) if not dv.tree.isRowHidden(n, QModelIndex())}  # noqa: E731
     combo = dv.kind_filter
     assert [combo.itemText(i) for i in range(combo.count())] == [
-        "All kinds (4)", "Exact copies (1)", "Edited copies (1)", "Burst shots (2)"]
+        "All kinds (4)", "Exact copies (1)", "Edited copies (1)", "Burst shots (2)", "RAW + JPEG (0)"]
     assert visible() == {0, 1, 2, 3}
 
     # "Select all but best" with every kind shown ticks copies, never burst shots.

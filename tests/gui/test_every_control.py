@@ -117,6 +117,8 @@ def test_every_control_with_a_library(qtbot, make_window, monkeypatch, gui_photo
     for dialog in ("CompareDialog", "PreviewDialog", "FoldersDialog", "AboutDialog"):
         assert dialog in walked, walk.walked_windows
     assert sum("context menu" in name for name in walk.fired) >= 8
+    for choice in ("Keep best pixels", "Keep RAW", "Keep JPEG"):  # the duplicates view's "Keep" choice
+        assert f"MainWindow combo 'keepPreference' = {choice!r}" in walk.fired, choice
     assert walk.opened_urls  # "Show in folder" asks the file manager
     assert not window.isVisible()
 
