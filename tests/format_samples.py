@@ -16,6 +16,38 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+CAMERA_TAKEN = "2023:07:14 18:42:07"
+
+
+def camera_jpeg(
+    src: Path, dst: Path, model: str = "X-T3", gps: bool = True, taken: str = CAMERA_TAKEN,
+    lens_make: str | None = None, altitude: float | None = None, side: int = 200,
+) -> Path:
+    """A small JPEG copy of ``src`` carrying a camera's EXIF: date (with its UTC offset),
+    camera, lens, exposure and, with ``gps``, a place in Paris (and ``altitude``)."""
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "FUJIFILM", model
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003], sub[0x9011] = taken, "+02:00"
+    if lens_make is not None:
+        sub[0xA433] = lens_make
+    sub[0xA434] = "XF35mmF1.4 R"
+    sub[0x829A], sub[0x829D], sub[0x8827], sub[0x920A] = IFDRational(1, 250), IFDRational(28, 10), 400, 35.0
+    if gps:
+        g = exif.get_ifd(0x8825)
+        g[1], g[2], g[3], g[4] = "N", (48.0, 51.0, 30.24), "E", (2.0, 17.0, 40.2)
+        if altitude is not None:
+            g[5], g[6] = 0, altitude
+    with Image.open(src) as img:
+        img = img.convert("RGB")
+        img.thumbnail((side, side))
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        img.save(dst, quality=85, exif=exif)
+    return dst
+
+
 # TIFF field types: BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL.
 _BYTE, _ASCII, _SHORT, _LONG, _RATIONAL, _UNDEFINED, _SRATIONAL = 1, 2, 3, 4, 5, 7, 10
 _TYPE_SIZE = {_BYTE: 1, _ASCII: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, _UNDEFINED: 1, _SRATIONAL: 8}

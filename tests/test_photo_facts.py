@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-from PIL.TiffImagePlugin import IFDRational
 
 from burst_scenes import burst_library
 from conftest import FakeEmbedder, small_copy
+from format_samples import CAMERA_TAKEN, camera_jpeg
 from imgfinder import cli
 from imgfinder.core import group_kind, indexer
 from imgfinder.core.duplicates import DEFAULT_THRESHOLD
@@ -23,26 +22,12 @@ from imgfinder.core.export import groups_json, photo_infos
 from imgfinder.core.library import Library
 from imgfinder.core.metadata import read_metadata
 
-TAKEN = "2023:07:14 18:42:07"
+TAKEN = CAMERA_TAKEN
 
 
 def with_exif(src: Path, dst: Path, model: str = "X-T3", gps: bool = True, taken: str = TAKEN) -> Path:
     """A small copy of ``src`` carrying a camera's EXIF: date, camera, lens, exposure and place."""
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = "FUJIFILM", model
-    sub = exif.get_ifd(0x8769)
-    sub[0x9003], sub[0x9011] = taken, "+02:00"
-    sub[0xA434] = "XF35mmF1.4 R"
-    sub[0x829A], sub[0x829D], sub[0x8827], sub[0x920A] = IFDRational(1, 250), IFDRational(28, 10), 400, 35.0
-    if gps:
-        g = exif.get_ifd(0x8825)
-        g[1], g[2], g[3], g[4] = "N", (48.0, 51.0, 30.24), "E", (2.0, 17.0, 40.2)
-    with Image.open(src) as img:
-        img = img.convert("RGB")
-        img.thumbnail((200, 200))
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        img.save(dst, quality=85, exif=exif)
-    return dst
+    return camera_jpeg(src, dst, model=model, gps=gps, taken=taken)
 
 
 def index(lib: Library, folder: Path):

@@ -35,6 +35,7 @@ import numpy as np
 from .photo_info import EXIF_FIELDS, PhotoInfo
 
 SCHEMA_VERSION = 5
+_IN_CHUNK = 900  # ids per "IN (...)" query: SQLite's bound-parameter limit is 999 on old builds
 
 # Each entry upgrades the schema from version (index) to version (index + 1).
 _MIGRATIONS: list[str] = [
@@ -393,6 +394,14 @@ class Catalog:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
 
+    def _select_in(self, sql: str, ids: Sequence[int], before: Sequence[object] = ()) -> Iterator[tuple]:
+        """The rows of ``sql`` for ``ids``, whose ``{marks}`` is replaced by one ``?`` per id,
+        queried in chunks under SQLite's bound-parameter limit; ``before``: parameters that
+        come before the ids. Call with the lock held."""
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            yield from self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), [*before, *chunk])
+
     def rows(self, ids: Iterable[int] | None = None) -> list[FileRow]:
         """File rows (all, or those with ``ids``, in the order given)."""
         sql = "SELECT id, path, size, mtime_ns, hash, width, height, error FROM files"
@@ -401,11 +410,8 @@ class Catalog:
                 return [_row(r) for r in self._conn.execute(sql + " ORDER BY id")]
             wanted = list(ids)
             found: dict[int, FileRow] = {}
-            for start in range(0, len(wanted), 900):
-                chunk = wanted[start : start + 900]
-                marks = ",".join("?" * len(chunk))
-                for r in self._conn.execute(sql + f" WHERE id IN ({marks})", chunk):
-                    found[r[0]] = _row(r)
+            for r in self._select_in(sql + " WHERE id IN ({marks})", wanted):
+                found[r[0]] = _row(r)
             return [found[i] for i in wanted if i in found]
 
     def row_for_path(self, path: str) -> FileRow | None:
@@ -451,12 +457,7 @@ class Catalog:
         ids = list(ids)
         out: dict[int, bytes] = {}
         with self._lock:
-            for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
-                chunk = ids[start : start + 900]
-                marks = ",".join("?" * len(chunk))
-                out.update(self._conn.execute(
-                    f"SELECT id, layout FROM files WHERE layout IS NOT NULL AND id IN ({marks})", chunk
-                ).fetchall())
+            out.update(self._select_in("SELECT id, layout FROM files WHERE layout IS NOT NULL AND id IN ({marks})", ids))
         return out
 
     def embeddings(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -509,15 +510,12 @@ class Catalog:
         ids = list(ids)
         out: dict[int, PhotoInfo] = {}
         with self._lock:
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                marks = ",".join("?" * len(chunk))
-                for r in self._conn.execute(
-                    f"SELECT f.id, f.path, f.size, f.width, f.height, f.error, {_prefixed('m.')} "
-                    f"FROM files f JOIN photo_meta m ON m.file_id = f.id WHERE f.id IN ({marks})",
-                    chunk,
-                ):
-                    out[int(r[0])] = _info(r)
+            for r in self._select_in(
+                f"SELECT f.id, f.path, f.size, f.width, f.height, f.error, {_prefixed('m.')} "
+                "FROM files f JOIN photo_meta m ON m.file_id = f.id WHERE f.id IN ({marks})",
+                ids,
+            ):
+                out[int(r[0])] = _info(r)
         return out
 
     def photo_info_for_path(self, path: str) -> PhotoInfo | None:
@@ -536,12 +534,7 @@ class Catalog:
         ids = list(ids)
         out: dict[int, str | None] = {}
         with self._lock:
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                marks = ",".join("?" * len(chunk))
-                out.update(self._conn.execute(
-                    f"SELECT file_id, date_taken FROM photo_meta WHERE file_id IN ({marks})", chunk
-                ).fetchall())
+            out.update(self._select_in("SELECT file_id, date_taken FROM photo_meta WHERE file_id IN ({marks})", ids))
         return out
 
     def problems(self) -> list[tuple[str, str]]:
@@ -616,14 +609,11 @@ class Catalog:
         out: dict[int, np.ndarray] = {}
         ids = list(ids)
         with self._lock:
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                marks = ",".join("?" * len(chunk))
-                for i, blob in self._conn.execute(
-                    f"SELECT id, descriptor FROM files WHERE feature_id=? AND descriptor IS NOT NULL AND id IN ({marks})",
-                    [feature_id, *chunk],
-                ):
-                    out[int(i)] = _descriptor(blob)
+            for i, blob in self._select_in(
+                "SELECT id, descriptor FROM files WHERE feature_id=? AND descriptor IS NOT NULL AND id IN ({marks})",
+                ids, (feature_id,),
+            ):
+                out[int(i)] = _descriptor(blob)
         return out
 
     def remove_paths(self, paths: Iterable[str]) -> int:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from format_samples import camera_jpeg
 from gui_helpers import index_and_wait
 from PIL import Image
-from PIL.TiffImagePlugin import IFDRational
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 
@@ -17,20 +17,7 @@ from imgfinder.gui.details_panel import OPTIONAL
 
 
 def _fuji(src: Path, dst: Path) -> Path:
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = "FUJIFILM", "X-T3"
-    sub = exif.get_ifd(0x8769)
-    sub[0x9003], sub[0x9011] = "2023:07:14 18:42:07", "+02:00"
-    sub[0xA433], sub[0xA434] = "FUJIFILM", "XF35mmF1.4 R"
-    sub[0x829A], sub[0x829D], sub[0x8827], sub[0x920A] = IFDRational(1, 250), IFDRational(28, 10), 400, 35.0
-    gps = exif.get_ifd(0x8825)
-    gps[1], gps[2], gps[3], gps[4], gps[5], gps[6] = "N", (48.0, 51.0, 30.24), "E", (2.0, 17.0, 40.2), 0, 35.0
-    with Image.open(src) as img:
-        img = img.convert("RGB")
-        img.thumbnail((240, 240))
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        img.save(dst, quality=85, exif=exif)
-    return dst
+    return camera_jpeg(src, dst, lens_make="FUJIFILM", altitude=35.0, side=240)
 
 
 @pytest.fixture
