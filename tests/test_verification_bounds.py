@@ -215,3 +215,103 @@ def test_cli_duplicates_prints_verification_progress(capsys, tmp_path: Path) -> 
     assert main(["duplicates", "--data-dir", data, "--threshold", "0.8"], embedder_factory=FakeEmbedder) == 0
     _, err = capsys.readouterr()
     assert "verify: " in err, err
+
+
+# -- the cheap filter asked ahead, many pairs at once ---------------------------------------
+def test_vectorised_filter_agrees_with_the_scalar_one() -> None:
+    """``plausible_scores`` (stacked products, many pairs) gives ``plausible_score``'s
+    score for every pair: edited copies (turned, cropped, re-compressed) and others."""
+    from imgfinder.core.layout import ThumbCache, plausible_scores
+
+    images = []
+    for seed in range(4):
+        img = picture(seed)
+        images += [img] + [BENCHMARK_EDITS[e](img) for e in ("rot90", "crop80", "jpeg50", "mirror")
+                           if e in BENCHMARK_EDITS]
+    layouts = [layout_of(img) for img in images]
+    fulls = np.stack([np.clip(lay.full, 0, 255).astype(np.uint8) for lay in layouts])
+    first, second = np.triu_indices(len(layouts), 1)
+    want = np.array([plausible_score(layouts[i], layouts[j]) for i, j in zip(first, second)])
+    got = plausible_scores(fulls, first, second)
+    assert (want >= FILTER_MIN).sum() >= 4 * 3 and (want < FILTER_MIN).sum() > 100  # both answers occur
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert ((got >= FILTER_MIN) == (want >= FILTER_MIN)).all()
+    # Through a cache filled in two parts, pairs in another order: the same scores.
+    cache = ThumbCache(len(fulls))
+    cache.fill(np.arange(0, len(fulls), 2), lambda part: fulls[part])
+    cache.fill(np.arange(len(fulls)), lambda part: fulls[part])
+    np.testing.assert_allclose(plausible_scores(cache, second, first), want, atol=1e-5)
+
+
+def test_filter_asked_ahead_changes_nothing_but_the_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``plausible_many`` the grouping asks the cheap filter in batches ahead of the
+    merges; the groups, the counts and the budgets are those of asking pair by pair, and
+    pairs of photos whose budget is spent are not asked at all."""
+    n = 50
+    rng = np.random.default_rng(4)
+    answer = {(i, j): bool(rng.random() < 0.3) for i in range(n) for j in range(i + 1, n)}
+    same = {(i, j): bool(rng.random() < 0.5) for i in range(n) for j in range(i + 1, n)}
+    scores = rng.uniform(0.9, 1.0, len(answer))
+    pairs = [(i, j, float(s)) for (i, j), s in zip(answer, scores)]
+    batched: list[int] = []
+
+    def plausible(i: int, j: int) -> bool:
+        return answer[(min(i, j), max(i, j))]
+
+    def plausible_many(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        batched.append(len(first))
+        return np.array([plausible(i, j) for i, j in zip(first.tolist(), second.tolist())])
+
+    def same_picture(i: int, j: int) -> bool:
+        return same[(min(i, j), max(i, j))]
+
+    import imgfinder.core.grouping as grouping
+
+    monkeypatch.setattr(grouping, "PREFETCH", 64)  # several batches
+    results = []
+    for many in (None, plausible_many):
+        stats = VerificationStats()
+        groups = complete_linkage_groups(same_vectors(n), pairs, 0.9, same_picture=same_picture,
+                                         plausible=plausible, plausible_many=many, stats=stats)
+        results.append((groups, stats))
+    (g1, s1), (g2, s2) = results
+    assert g1 == g2 and g1
+    assert (s1.considered, s1.filtered, s1.checked, s1.failed, s1.skipped) == (
+        s2.considered, s2.filtered, s2.checked, s2.failed, s2.skipped)
+    assert s1.checks_per_row == s2.checks_per_row
+    assert s1.skipped > 0  # budgets were spent...
+    assert len(batched) > 1 and 0 < sum(batched) < len(pairs)  # ...their photos' pairs not asked ahead
+
+
+def test_layout_verifier_answers_many_pairs_as_it_answers_one() -> None:
+    from imgfinder.core.layout import LayoutVerifier
+
+    images = [picture(seed) for seed in range(3)]
+    images += [BENCHMARK_EDITS["rot90"](images[0]), BENCHMARK_EDITS["crop80"](images[1])]
+    signatures: list[bytes | None] = [signature_to_bytes(np.clip(layout_of(img).full, 0, 255).astype(np.uint8))
+                                      for img in images]
+    signatures += [None, b"damaged"]  # no signature / a damaged one: plausible (the embedding's word)
+    first, second = np.triu_indices(len(signatures), 1)
+    many = LayoutVerifier(signatures)
+    got = many.plausible_many(first, second)
+    one = LayoutVerifier(signatures)
+    want = np.array([one.plausible(i, j) for i, j in zip(first.tolist(), second.tolist())])
+    assert (got == want).all() and got.any() and not got.all()
+    assert many.filtered == one.filtered
+    assert all(many.plausible(i, j) == w for i, j, w in zip(first.tolist(), second.tolist(), want.tolist()))
+    # Asked again (a regrouping at another threshold): the cached answers, nothing recomputed.
+    import imgfinder.core.layout as layout_module
+
+    calls: list[int] = []
+    real = layout_module.plausible_scores
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    layout_module.plausible_scores = counted
+    try:
+        assert (many.plausible_many(first, second) == want).all() and not calls
+    finally:
+        layout_module.plausible_scores = real
+    assert many.filtered == one.filtered

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -22,7 +21,8 @@ from .ann_index import VectorIndex
 from .catalog import FileRow
 from .formats import is_raw_name
 from .group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KindJudge, group_kind
-from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups, knn_candidate_pairs
+from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups
+from .knn import PairArrays, iter_near_pairs
 from .layout import LayoutVerifier
 from .progress import CancelToken, Progress
 
@@ -129,7 +129,7 @@ class DuplicateFinder:
     keep: KeepPreference = KeepPreference.BEST_PIXELS  # which copy of a group is put first
     _reps: list[int] = field(default_factory=list, init=False)
     _copies: dict[int, list[int]] = field(default_factory=dict, init=False)
-    _pairs: list[Pair] = field(default_factory=list, init=False)
+    _pairs: PairArrays | list[Pair] = field(default_factory=PairArrays.empty, init=False)
     floor: float = DEFAULT_FLOOR
 
     def __post_init__(self) -> None:
@@ -152,87 +152,40 @@ class DuplicateFinder:
         self.stats = VerificationStats()  # of the last grouping
 
     def compute_candidates(
-        self, index: VectorIndex, floor: float = DEFAULT_FLOOR, k: int = 16,
+        self, index: VectorIndex | None = None, floor: float = DEFAULT_FLOOR, k: int = 16,
         cancel: CancelToken | None = None,
     ) -> Iterator[Progress]:
-        """k-NN search for each distinct photo; yields progress, honours ``cancel``."""
+        """The candidate pairs: each distinct photo's nearest photos at or above ``floor``,
+        at most ``4 k`` of them (``core.knn``: blocked matrix products on the copy
+        vectors, exact up to ``knn.EXACT_MAX`` photos); yields progress, honours ``cancel``.
+
+        ``index`` (the copy index) only says which photos are searched: a photo it does
+        not hold is left out, as a k-NN query through it would leave it out. Why not its
+        Annoy trees: one query per photo costs ~1 ms (100,000 photos: ~100 s on 2 cores),
+        the products a few seconds. Why at most 4 k: a dense library has hundreds of
+        photos above the floor around each photo, and copies are among the nearest few.
+        """
         self.floor = floor
-        # Row <-> index position maps as arrays (-1: not in the index): ~100,000 lookups
-        # per run, so no per-call dict or object boxing.
-        positions = np.array([-1 if (p := index.position_of(r.id)) is None else p for r in self.rows], dtype=np.int64)
-        pos_to_row = np.full(len(index) + 1, -1, dtype=np.int64)
-        present = positions >= 0
-        pos_to_row[positions[present]] = np.flatnonzero(present)
-        rep_of = self._rep_of
-        empty = np.zeros(0, dtype=np.int64)
-
-        def neighbours(i: int, want: int) -> np.ndarray:
-            pos = positions[i]
-            if pos < 0:
-                return empty
-            found = pos_to_row[index.query_position(int(pos), want)]
-            found = found[found >= 0]
-            # Neighbours that are exact copies collapse onto their representative.
-            return np.unique(rep_of[found]) if len(found) else empty
-
-        def first_look(i: int) -> tuple[np.ndarray, np.ndarray]:
-            """(representatives, exact cosines) of the k nearest photos to row ``i``."""
-            pos = positions[i]
-            if pos < 0:
-                return empty, empty
-            found, scores = index.query_position_scored(int(pos), k + 1)
-            rows = pos_to_row[found]
-            ok = rows >= 0
-            return rep_of[rows[ok]], scores[ok]
-
-        progress = Progress("duplicates", 0, len(self._reps))
-        keys: list[np.ndarray] = []
-        values: list[np.ndarray] = []
-        deeper: list[int] = []  # photos with k neighbours above the floor: may have more
-        n_rows = max(1, len(self.rows))
-        step = max(1, min(2000, len(self._reps) // 200))
-        # Annoy releases the GIL, so the first k-NN query of each photo (with its exact
-        # re-scoring) runs in a thread per core, a chunk ahead of the bookkeeping here.
-        with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1)), thread_name_prefix="imgfinder-knn") as pool:
-            def look_all(rows: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-                return [first_look(i) for i in rows]
-
-            def submit(chunk: list[int]) -> list:
-                # A task per 64 photos, not per photo: futures cost ~15 us each.
-                return [pool.submit(look_all, chunk[s : s + 64]) for s in range(0, len(chunk), 64)]
-
-            chunks = [self._reps[s : s + step] for s in range(0, len(self._reps), step)]
-            ahead = submit(chunks[0]) if chunks else []
-            for n, chunk in enumerate(chunks):
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                looked = [r for fut in ahead for r in fut.result()]
-                if n + 1 < len(chunks):
-                    ahead = submit(chunks[n + 1])
-                for i, (reps, scores) in zip(chunk, looked):
-                    other = reps != i
-                    reps, scores = reps[other], scores[other]
-                    keep = scores >= floor
-                    if len(reps) >= k and keep.all():
-                        deeper.append(i)
-                    if keep.any():
-                        j = reps[keep]
-                        keys.append(np.minimum(i, j) * n_rows + np.maximum(i, j))
-                        values.append(scores[keep])
-                progress.done += len(chunk)
-                if progress.done < progress.total:  # "finished" is reported once, below
-                    yield progress
-        pairs: dict[tuple[int, int], float] = {}
-        if keys:
-            all_keys, first = np.unique(np.concatenate(keys), return_index=True)
-            all_scores = np.concatenate(values)[first]
-            pairs = {(int(a // n_rows), int(a % n_rows)): float(v) for a, v in zip(all_keys.tolist(), all_scores.tolist())}
-        # Big clusters: grow k for the few photos whose k nearest were all above the floor.
-        # (They already had their k: start at 4k, as the search would grow to anyway.)
-        for i, j, s in knn_candidate_pairs(self.vectors, neighbours, floor, k=4 * k, rows=deeper):
-            pairs[(i, j)] = s
-        self._pairs = [(i, j, s) for (i, j), s in pairs.items()]
-        progress.done = len(self._reps)
+        reps = np.asarray(self._reps, dtype=np.int64)
+        if index is not None:
+            reps = reps[[index.position_of(self.rows[i].id) is not None for i in reps.tolist()]] if len(reps) else reps
+        progress = Progress("duplicates", 0, len(reps))
+        steps = iter_near_pairs(self.vectors[reps], floor, max_per_row=4 * k)
+        found = PairArrays.empty()
+        while True:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            try:
+                done = next(steps)
+            except StopIteration as end:
+                found = end.value
+                break
+            progress.done = done
+            if progress.done < progress.total:  # "finished" is reported once, below
+                yield progress
+        a, b = reps[found.i], reps[found.j]  # positions among the searched photos -> rows
+        self._pairs = PairArrays(np.minimum(a, b), np.maximum(a, b), found.s)
+        progress.done = len(reps)
         yield progress
 
     def groups(self, threshold: float, shots: bool = True) -> list[DuplicateGroup]:
@@ -272,11 +225,12 @@ class DuplicateFinder:
             return (verifier is None or verifier.same_picture(i, j)) and judge.copy_pair(i, j)
 
         plausible = verifier.plausible if verifier is not None else None
+        plausible_many = verifier.plausible_many if verifier is not None else None
         self.stats = VerificationStats()
         clusters: list[list[int]] = []
         for item in iter_complete_linkage_groups(
             self.vectors, self._pairs, threshold, cannot_link, same_picture,
-            plausible=plausible, stats=self.stats, cancel=cancel,
+            plausible=plausible, plausible_many=plausible_many, stats=self.stats, cancel=cancel,
         ):
             if isinstance(item, Progress):
                 yield item
@@ -288,7 +242,10 @@ class DuplicateFinder:
         result = [self._make_group([i for rep in c for i in self._copies[rep]]) for c in clusters]
         if shots:  # second pass: photos in no group yet, every pair two exposures of one moment
             grouped_reps.update(rep for c in clusters for rep in c)
-            rest = [p for p in self._pairs if p[0] not in grouped_reps and p[1] not in grouped_reps]
+            pairs = PairArrays.from_pairs(self._pairs)
+            grouped = np.zeros(len(self.rows), dtype=bool)
+            grouped[list(grouped_reps)] = True
+            rest = pairs.take(~(grouped[pairs.i] | grouped[pairs.j]))
             for c in complete_linkage_groups(self.vectors, rest, threshold, cannot_link, judge.shots_pair):
                 result.append(self._make_group(c, shots=True))
         result.sort(key=lambda g: (-len(g.members), g.keeper.row.path))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .knn import PairArrays
 from .progress import CancelToken, Progress
 
 Pair = tuple[int, int, float]
@@ -40,6 +41,7 @@ MAX_FAILED_CHECKS_PER_PHOTO = 4
 # candidate, and even a cheap look at all of them is quadratic.
 MAX_FILTERED_PER_PHOTO = 16
 PROGRESS_SECONDS = 0.1  # at most ~10 progress reports a second
+PREFETCH = 4096  # pairs the cheap filter is asked about at once (``plausible_many``)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class VerificationStats:
     checked: int = 0  # full layout checks run
     failed: int = 0  # of which said "not the same picture"
     skipped: int = 0  # pairs rejected unexamined: a photo's budget was spent
+    asked_ahead: int = 0  # pairs the cheap filter was asked about in batches (``plausible_many``)
     checks_per_row: Counter[int] = field(default_factory=Counter)
 
 
@@ -72,12 +75,38 @@ class _PairVerifier:
         self.filtered: Counter[int] = Counter()  # pairs the cheap filter rejected, per row
         self.answers: dict[tuple[int, int], bool] = {}
         self.cheap: dict[tuple[int, int], bool] = {}
+        # The cheap filter's answers computed ahead, in batches (``prefetch``): used, and
+        # counted, only when the pair is asked about, so the budgets work as without them.
+        self.ahead: dict[tuple[int, int], bool] = {}
+        self.spent: set[int] = set()  # photos whose budget is spent (``exhausted``)
 
     def exhausted(self, x: int, y: int) -> bool:
         """Has either photo spent a budget (then the pair is rejected unexamined)?"""
         failed, filtered = self.failed, self.filtered
         return (failed[x] >= self.max_failed or failed[y] >= self.max_failed
                 or filtered[x] >= self.max_filtered or filtered[y] >= self.max_filtered)
+
+    def _note_spent(self, x: int, y: int) -> None:
+        for z in (x, y):
+            if self.failed[z] >= self.max_failed or self.filtered[z] >= self.max_filtered:
+                self.spent.add(z)
+
+    def prefetch(self, first: list[int], second: list[int], plausible_many: Callable) -> None:
+        """Ask the cheap filter about these pairs at once (``plausible_many(first,
+        second)`` -> bools), leaving out pairs already answered or of a photo whose
+        budget is spent (they would be rejected unexamined anyway: budgets only grow)."""
+        spent, cheap, ahead = self.spent, self.cheap, self.ahead
+        keys = []
+        for x, y in zip(first, second):
+            if x in spent or y in spent:
+                continue
+            key = (x, y) if x < y else (y, x)
+            if key not in cheap and key not in ahead:
+                keys.append(key)
+        if keys:
+            self.stats.asked_ahead += len(keys)
+            a, b = zip(*keys)
+            ahead.update(zip(keys, np.asarray(plausible_many(np.asarray(a), np.asarray(b)), dtype=bool).tolist()))
 
     def passes_filter(self, x: int, y: int) -> bool:
         key = (x, y) if x < y else (y, x)
@@ -89,10 +118,13 @@ class _PairVerifier:
                 self.stats.skipped += 1
                 found = False
             else:
-                found = bool(self.plausible(x, y))
+                found = self.ahead.pop(key, None)
+                if found is None:
+                    found = bool(self.plausible(x, y))
                 if not found:
                     self.stats.filtered += 1
                     self.filtered.update((x, y))
+                    self._note_spent(x, y)
             self.cheap[key] = found
         return found
 
@@ -115,6 +147,7 @@ class _PairVerifier:
             if not found:
                 self.stats.failed += 1
                 self.failed.update((x, y))
+                self._note_spent(x, y)
         self.answers[key] = found
         return found
 
@@ -140,6 +173,7 @@ def iter_complete_linkage_groups(
     same_picture: Callable[[int, int], bool] | None = None,
     *,
     plausible: Callable[[int, int], bool] | None = None,
+    plausible_many: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     max_failed: int = MAX_FAILED_CHECKS_PER_PHOTO,
     max_filtered: int = MAX_FILTERED_PER_PHOTO,
     stats: VerificationStats | None = None,
@@ -147,19 +181,29 @@ def iter_complete_linkage_groups(
 ) -> Iterator[Progress | list[list[int]]]:
     """``complete_linkage_groups`` as a generator: yields ``Progress("verify", pairs
     done, pairs at or above the threshold)`` while it works (the layout checks can take
-    a while), honours ``cancel``, and yields the groups last."""
+    a while), honours ``cancel``, and yields the groups last.
+
+    ``plausible_many(first, second)``, if given, answers ``plausible`` for arrays of
+    pairs at once: the filter is then asked ahead, ``PREFETCH`` pairs at a time in the
+    order the merges will ask, for the pairs of photos whose budget is not spent yet."""
     stats = stats if stats is not None else VerificationStats()
-    live = sorted((p for p in pairs if p[2] >= threshold), key=lambda p: -p[2])
-    stats.considered = len(live)
-    progress = Progress("verify", 0, len(live))
+    pairs = PairArrays.from_pairs(pairs)
+    live = pairs.take(pairs.s >= threshold)
+    order = np.argsort(-live.s, kind="stable")  # strongest first (ties: as given)
+    live_i, live_j = live.i[order].tolist(), live.j[order].tolist()
+    stats.considered = len(live_i)
+    progress = Progress("verify", 0, len(live_i))
     yield progress
     verifier = None
     if same_picture is not None:
         verifier = _PairVerifier(same_picture, plausible, max_failed, stats, cancel, max_filtered)
+    ahead = verifier is not None and plausible is not None and plausible_many is not None
     last_report = time.monotonic()
     owner: dict[int, int] = {}
     members: dict[int, list[int]] = {}
-    for n, (i, j, _) in enumerate(live):
+    for n, (i, j) in enumerate(zip(live_i, live_j)):
+        if ahead and n % PREFETCH == 0:
+            verifier.prefetch(live_i[n : n + PREFETCH], live_j[n : n + PREFETCH], plausible_many)
         now = time.monotonic()
         if now - last_report >= PROGRESS_SECONDS:
             if cancel is not None:
@@ -193,7 +237,7 @@ def iter_complete_linkage_groups(
         for m in group_b:
             owner[m] = a
         owner[a] = a
-    progress.done = len(live)
+    progress.done = len(live_i)
     yield progress
     yield [sorted(g) for g in members.values() if len(g) > 1]
 
@@ -206,6 +250,7 @@ def complete_linkage_groups(
     same_picture: Callable[[int, int], bool] | None = None,
     *,
     plausible: Callable[[int, int], bool] | None = None,
+    plausible_many: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     max_failed: int = MAX_FAILED_CHECKS_PER_PHOTO,
     max_filtered: int = MAX_FILTERED_PER_PHOTO,
     stats: VerificationStats | None = None,
@@ -224,7 +269,8 @@ def complete_linkage_groups(
     """
     for item in iter_complete_linkage_groups(
         vectors, pairs, threshold, cannot_link, same_picture,
-        plausible=plausible, max_failed=max_failed, max_filtered=max_filtered, stats=stats, cancel=cancel,
+        plausible=plausible, plausible_many=plausible_many, max_failed=max_failed, max_filtered=max_filtered,
+        stats=stats, cancel=cancel,
     ):
         if isinstance(item, Progress):
             if progress is not None:
