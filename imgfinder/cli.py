@@ -25,13 +25,14 @@ from typing import Any, NoReturn
 from . import __version__
 from .cli_text import ProgressPrinter, display_path, human_size, percent, table
 from .core.catalog import CatalogDamaged
-from .core.duplicates import DEFAULT_FLOOR, DEFAULT_THRESHOLD
+from .core.duplicates import DEFAULT_FLOOR, DEFAULT_THRESHOLD, KeepPreference
+from .core.group_kind import KINDS
 from .core.embedding import Embedder
 from .core.skip_reasons import describe_skipped
 
 EXIT_OK, EXIT_ERROR, EXIT_UNREADABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
-KIND_CHOICES = ("exact", "copies", "shots", "raw+jpeg")  # core.group_kind.KINDS (not imported: it reads EXIF code)
-PREFER_CHOICES = ("best", "raw", "jpeg")  # core.duplicates.KeepPreference
+KIND_CHOICES = KINDS
+PREFER_CHOICES = tuple(p.value for p in KeepPreference)
 
 # Every IMGFINDER_* variable the app reads (tests/test_cli_options.py checks the list is complete).
 ENVIRONMENT = (
