@@ -1,6 +1,6 @@
 import numpy as np
 
-from imgfinder.core.grouping import complete_linkage_groups, knn_candidate_pairs
+from imgfinder.core.grouping import VerificationStats, complete_linkage_groups, knn_candidate_pairs
 
 
 def unit(*angles_deg: float) -> np.ndarray:
@@ -47,3 +47,36 @@ def test_knn_candidates_grow_k_for_big_clusters() -> None:
     # Without growing k, each row would only see 4 neighbours (at most 50*4 pairs).
     assert len(pairs) == 50 * 49 // 2
     assert complete_linkage_groups(v, pairs, 0.9) == [list(range(50))]
+
+
+def test_with_the_layout_check_a_member_joins_through_one_pair_at_the_threshold() -> None:
+    # 0: an original; 1 and 2: two heavy edits of it, each at cos 0.92 with 0 but at
+    # 0.70 with each other (a greyscale and a bordered copy). Every pair lines up.
+    v = unit(0, 23, -23)
+    pairs = [(i, j, float(v[i] @ v[j])) for i in range(3) for j in range(i + 1, 3)]
+    assert float(v[1] @ v[2]) < 0.85 - 0.1
+    lines_up = lambda i, j: True  # noqa: E731
+    assert complete_linkage_groups(v, pairs, 0.85, same_picture=lines_up) == [[0, 1, 2]]
+    # Without the pixel check the vectors must carry the whole clique: 1 and 2 stay apart.
+    groups = complete_linkage_groups(v, pairs, 0.85)
+    assert len(groups) == 1 and len(groups[0]) == 2 and 0 in groups[0]
+    # A pair below the cross floor keeps its photos apart even when the pixels line up.
+    groups = complete_linkage_groups(v, pairs, 0.85, same_picture=lines_up, cross_floor=0.8)
+    assert len(groups) == 1 and len(groups[0]) == 2
+
+
+def test_every_pair_must_line_up_and_one_pair_of_each_merge_must_link() -> None:
+    v = unit(0, 5, 10)
+    pairs = [(i, j, float(v[i] @ v[j])) for i in range(3) for j in range(i + 1, 3)]
+    # 2 lines up with 0 but not with 1: it cannot join the group {0, 1}.
+    not_1_2 = lambda i, j: {i, j} != {1, 2}  # noqa: E731
+    assert complete_linkage_groups(v, pairs, 0.9, same_picture=not_1_2) == [[0, 1]]
+    # Every pair lines up, but only pairs with 0 pass the stricter detail test: 1 and 2
+    # join through 0, which a merge of {0, 1} with {2} finds among its cross pairs.
+    with_0 = lambda i, j: 0 in (i, j)  # noqa: E731
+    assert complete_linkage_groups(v, pairs, 0.9, same_picture=lambda i, j: True, link=with_0) == [[0, 1, 2]]
+    # No pair passes the stricter test: no group, and each failure spends the budget.
+    stats = VerificationStats()
+    assert complete_linkage_groups(v, pairs, 0.9, same_picture=lambda i, j: True, link=lambda i, j: False,
+                                   stats=stats) == []
+    assert stats.failed == 3

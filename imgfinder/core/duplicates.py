@@ -221,8 +221,10 @@ class DuplicateFinder:
         judge = self._judge()
 
         def same_picture(i: int, j: int) -> bool:
-            # The verifier first, then the stricter copy check of the kinds (cached match).
-            return (verifier is None or verifier.same_picture(i, j)) and judge.copy_pair(i, j)
+            # Every pair of a group: the layout lines up and the camera does not say "two
+            # exposures"; one pair of each merge must also pass the stricter copy check
+            # of the kinds (``link``: the fine detail, from the same cached match).
+            return (verifier is None or verifier.same_picture(i, j)) and judge.not_two_exposures(i, j)
 
         plausible = verifier.plausible if verifier is not None else None
         plausible_many = verifier.plausible_many if verifier is not None else None
@@ -231,6 +233,7 @@ class DuplicateFinder:
         for item in iter_complete_linkage_groups(
             self.vectors, self._pairs, threshold, cannot_link, same_picture,
             plausible=plausible, plausible_many=plausible_many, stats=self.stats, cancel=cancel,
+            link=judge.copy_pair,
         ):
             if isinstance(item, Progress):
                 yield item

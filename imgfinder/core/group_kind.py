@@ -2,8 +2,9 @@
 
 * ``exact``: every member has the same bytes (content hash).
 * ``copies``: one photo, edited (resized, re-compressed, cropped, turned, recoloured):
-  every pair lines up *to the fine detail* (``core.layout``'s band-pass NCC) and nothing
-  says they are two exposures.
+  every pair lines up (``core.layout``'s verifier), every member lines up *to the fine
+  detail* (band-pass NCC) with a member it joined, and nothing says two of them are two
+  exposures (``core.grouping`` explains why detail is not asked of every pair).
 * ``shots``: different exposures of one moment (a burst, a bracketed series): the
   smoothed layout lines up at the same framing, the fine detail does not, and the EXIF
   capture times are a few seconds apart at most.
@@ -133,6 +134,11 @@ class KindJudge:
 
     def _match(self, i: int, j: int) -> Match | None:
         return self.match(i, j) if self.match is not None else None
+
+    def not_two_exposures(self, i: int, j: int) -> bool:
+        """Nothing in the EXIF says i and j are two exposures (asked of every pair of a
+        copies group, with the layout check; ``copy_pair`` of one pair at least)."""
+        return not two_exposures(self.time_of(i), self.time_of(j))
 
     def copy_pair(self, i: int, j: int) -> bool:
         """i and j are one picture: the fine detail lines up and the camera does not say

@@ -9,6 +9,22 @@ duplicate of each other member, which is what a user expects when told "these ar
 same photo". Only candidate pairs from a k-nearest-neighbour search are considered, so
 no N-by-N matrix is ever built.
 
+When every cross pair is also checked pixel by pixel (``same_picture``), the vectors
+need not carry the whole clique: a member joins through one pair at the threshold, and
+its other pairs need only ``cross_floor`` (``GROUP_PAIR_SLACK`` below the threshold)
+besides passing the check. Why: two *heavy* edits of one photo (a greyscale copy and a
+bordered one) are each close to the original but farther from each other (cosine 0.72
+on held-out photos), and full complete linkage then split the photo's copies into two
+groups, which cost most of the copy-detection recall (``benchmarks/quality.py``). The
+layout check, not the vector, is what tells a copy from another shot.
+
+The check has two strengths (``core.layout``, ``core.group_kind``): every cross pair of a
+merge must line up (``same_picture``: the layout), and one of them must also line up in
+the fine detail (``link``). Why not the fine detail for every pair: a brightened copy
+whose highlights burn out lines up in detail with the original (0.81) but not with an
+80 % crop of it (0.71-0.75), and demanding both split the copies of one photo. Another
+shot of the same scene cannot join this way: its detail lines up with no member.
+
 A merge may also need the pixel-layout check (``core.layout``, milliseconds a pair).
 Its cost is bounded per photo, whatever the embedding says: a cheap filter comes first,
 and a photo that failed a few checks (or many filters) is not examined again, so an
@@ -40,6 +56,10 @@ MAX_FAILED_CHECKS_PER_PHOTO = 4
 # calls a whole library alike (300 shots of grocery shelves) makes every pair a
 # candidate, and even a cheap look at all of them is quadratic.
 MAX_FILTERED_PER_PHOTO = 16
+# With the layout check on every pair, the other pairs of a group may be this far below
+# the threshold (see the module's docstring). 0.2: the lowest cosine between two edits of
+# one held-out photo was 0.72 at the 0.85 threshold; unrelated photos have a median of 0.6.
+GROUP_PAIR_SLACK = 0.2
 PROGRESS_SECONDS = 0.1  # at most ~10 progress reports a second
 PREFETCH = 4096  # pairs the cheap filter is asked about at once (``plausible_many``)
 
@@ -151,6 +171,18 @@ class _PairVerifier:
         self.answers[key] = found
         return found
 
+    def linked(self, group_a: list[int], group_b: list[int], link: Callable[[int, int], bool]) -> bool:
+        """Does some cross pair (already verified) pass the stricter ``link`` test? A
+        single pair that fails it counts as a failed check for both photos' budgets."""
+        if any(link(x, y) for x in group_a for y in group_b):
+            return True
+        if len(group_a) == 1 and len(group_b) == 1:
+            x, y = group_a[0], group_b[0]
+            self.stats.failed += 1
+            self.failed.update((x, y))
+            self._note_spent(x, y)
+        return False
+
     def all_verify(self, group_a: list[int], group_b: list[int]) -> bool:
         """Every cross pair passes: known answers and the cheap filter first, so a merge
         that one pair already forbids costs no full check."""
@@ -178,6 +210,8 @@ def iter_complete_linkage_groups(
     max_filtered: int = MAX_FILTERED_PER_PHOTO,
     stats: VerificationStats | None = None,
     cancel: CancelToken | None = None,
+    cross_floor: float | None = None,
+    link: Callable[[int, int], bool] | None = None,
 ) -> Iterator[Progress | list[list[int]]]:
     """``complete_linkage_groups`` as a generator: yields ``Progress("verify", pairs
     done, pairs at or above the threshold)`` while it works (the layout checks can take
@@ -185,7 +219,15 @@ def iter_complete_linkage_groups(
 
     ``plausible_many(first, second)``, if given, answers ``plausible`` for arrays of
     pairs at once: the filter is then asked ahead, ``PREFETCH`` pairs at a time in the
-    order the merges will ask, for the pairs of photos whose budget is not spent yet."""
+    order the merges will ask, for the pairs of photos whose budget is not spent yet.
+
+    ``cross_floor``: the cosine every cross pair of a merge needs (default: ``threshold``
+    without ``same_picture``, ``threshold - GROUP_PAIR_SLACK`` with it). ``link``: the
+    stricter test one cross pair of a merge must pass besides ``same_picture`` (asked
+    after it, so its answers may come from the same cached match)."""
+    if cross_floor is None:
+        cross_floor = threshold if same_picture is None else threshold - GROUP_PAIR_SLACK
+    cross_floor = min(cross_floor, threshold)
     stats = stats if stats is not None else VerificationStats()
     pairs = PairArrays.from_pairs(pairs)
     live = pairs.take(pairs.s >= threshold)
@@ -219,7 +261,7 @@ def iter_complete_linkage_groups(
         group_b = members.get(b, [b])
         if len(group_a) > 1 or len(group_b) > 1:
             cross = np.einsum("ij,kj->ik", vectors[group_a], vectors[group_b])
-            if float(cross.min()) < threshold:
+            if float(cross.min()) < cross_floor:
                 continue
         elif verifier is not None and verifier.exhausted(a, b):  # the common case, kept cheap
             stats.skipped += 1
@@ -228,6 +270,8 @@ def iter_complete_linkage_groups(
             continue
         # Last: the layout check costs milliseconds a pair, the vetoes above microseconds.
         if verifier is not None and not verifier.all_verify(group_a, group_b):
+            continue
+        if verifier is not None and link is not None and not verifier.linked(group_a, group_b, link):
             continue
         if len(group_a) < len(group_b):
             a, b, group_a, group_b = b, a, group_b, group_a
@@ -256,6 +300,8 @@ def complete_linkage_groups(
     stats: VerificationStats | None = None,
     progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,
+    cross_floor: float | None = None,
+    link: Callable[[int, int], bool] | None = None,
 ) -> list[list[int]]:
     """Group row indices of ``vectors`` (L2-normalised) from candidate ``pairs``.
 
@@ -265,12 +311,14 @@ def complete_linkage_groups(
     group stays a clique of verified duplicates; ``plausible`` is a cheap filter asked
     first, and a photo with ``max_failed`` failed checks or ``max_filtered`` pairs the
     filter rejected is not examined again (its later, weaker candidates are rejected),
-    so verification costs at most a few checks per photo. ``stats`` receives the counts. Returns groups of two or more indices.
+    so verification costs at most a few checks per photo. ``stats`` receives the counts.
+    ``cross_floor`` and ``link``: as in ``iter_complete_linkage_groups``. Returns groups
+    of two or more indices.
     """
     for item in iter_complete_linkage_groups(
         vectors, pairs, threshold, cannot_link, same_picture,
         plausible=plausible, plausible_many=plausible_many, max_failed=max_failed, max_filtered=max_filtered,
-        stats=stats, cancel=cancel,
+        stats=stats, cancel=cancel, cross_floor=cross_floor, link=link,
     ):
         if isinstance(item, Progress):
             if progress is not None:
