@@ -149,3 +149,43 @@ def test_catalog_stores_layouts_and_migrates_from_v2(tmp_path: Path) -> None:
         # index run decodes these files once more; afterwards a new head needs no decoding.
         assert cat.states()["/a.jpg"].feature_id is None
         assert len(cat.descriptors("m")[0]) == 0
+
+
+def test_the_model_sees_a_framed_copy_like_its_original(tmp_path: Path, scenes: list[Image.Image]) -> None:
+    """A border added around a copy (any colour) is cut away before the model's squeeze,
+    so the copy's pixels are the original's (to a pixel of alignment: the frame is found
+    at 160 px); a photo without a frame is left whole."""
+    from PIL import ImageOps
+
+    original = scenes[0]
+    plain = decode_for_model("o.jpg", 160, data=_jpeg(original)).pixels.astype(int)
+    for colour in ((255, 255, 255), (0, 0, 0)):
+        framed = ImageOps.expand(original, border=(original.width // 10, original.height // 10), fill=colour)
+        pixels = decode_for_model("f.jpg", 160, data=_jpeg(framed)).pixels.astype(int)
+        squeezed = np.asarray(framed.resize((160, 160), Image.Resampling.BILINEAR)).astype(int)
+        assert np.abs(pixels - plain).mean() < 0.3 * np.abs(squeezed - plain).mean(), colour
+        assert not (pixels[:2] == colour).all(axis=-1).all(), "rows of frame left at the top"
+    unframed = decode_for_model("o.jpg", 160, data=_jpeg(original)).pixels
+    whole = np.asarray(original.resize((160, 160), Image.Resampling.BILINEAR)).astype(int)
+    assert np.abs(unframed.astype(int) - whole).mean() < 4
+
+
+def test_a_flat_picture_is_no_frame() -> None:
+    """Uniform lines that end without an edge (a grey wall, noise averaged down) are
+    picture: nothing is cut."""
+    from imgfinder.core.layout import frame_fractions
+
+    rng = np.random.default_rng(3)
+    flat = np.clip(128 + rng.normal(0, 2, (160, 160, 3)), 0, 255).astype(np.uint8)
+    assert frame_fractions(flat) is None
+    framed = np.full((160, 160, 3), 255, np.uint8)
+    framed[20:140, 16:144] = rng.integers(0, 200, (120, 128, 3), dtype=np.uint8)
+    assert frame_fractions(framed) == (16 / 160, 20 / 160, 144 / 160, 140 / 160)
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    img.convert("RGB").save(out, "JPEG", quality=92)
+    return out.getvalue()

@@ -319,7 +319,7 @@ def _four_photos(photos: dict[str, np.ndarray], size: int = 160) -> np.ndarray:
 def test_embedder_output(embedder: Any, photos: dict[str, np.ndarray]) -> None:
     assert embedder.input_size == 160 and embedder.rotations == 4 and embedder.dim == 1280
     assert embedder.model_id.startswith("efficientnet-lite0-keras-v1/efficientnet-lite0-imagenet@57934424")
-    assert "/s160/gap/rot4/" in embedder.model_id
+    assert "/s160/noframe/gap/rot4/" in embedder.model_id
     batch = _four_photos(photos)
     v = embedder.embed(batch)
     assert v.dtype == np.float32 and v.shape == (4, 1280)

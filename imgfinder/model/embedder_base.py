@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imgfinder.core.decoder import PREPROCESSING_ID
 from imgfinder.model.efficientnet_lite import ARCH_ID, HEAD_CHANNELS
 from imgfinder.model.weights import file_fingerprint
 
@@ -152,7 +153,7 @@ class BackboneEmbedder:
     def feature_id(self) -> str:
         """Identifies the stored descriptor: weights, input size, pooling, turns (and the
         runtime only if it computes different numbers; see :attr:`model_id`)."""
-        parts = [ARCH_ID, self._weights_tag(), f"s{self.input_size}", "gap"]
+        parts = [ARCH_ID, self._weights_tag(), f"s{self.input_size}", PREPROCESSING_ID, "gap"]
         if self.rotations > 1:
             parts.append(f"rot{self.rotations}")
         return "/".join(parts + self._feature_suffix())

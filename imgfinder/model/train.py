@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from imgfinder.core.decoder import open_image, square_pixels
+from imgfinder.core.decoder import PREPROCESSING_ID, open_image, square_pixels
 from imgfinder.core.scanner import scan
 from imgfinder.model.edits import crop_area, random_edit_chain, rescale
 from imgfinder.shipped import HEAD_FILE, WHITENING_FILE
@@ -172,7 +172,7 @@ def _photo_cache_key(path: str, windows: int, views_per_source: int, seed: int, 
     key = hashlib.sha256()
     key.update(Path(path).name.encode())
     key.update(hashlib.blake2b(Path(path).read_bytes(), digest_size=16).digest())
-    key.update(f"{windows}:{views_per_source}:{seed}:{size}:{WORK_SIDE}:{SOURCE_AREA}:rot4:v4".encode())
+    key.update(f"{windows}:{views_per_source}:{seed}:{size}:{WORK_SIDE}:{SOURCE_AREA}:rot4:{PREPROCESSING_ID}:v4".encode())
     return key.hexdigest()[:20]
 
 
