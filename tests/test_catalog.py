@@ -133,8 +133,33 @@ def test_migrates_a_version_4_catalog_to_exif_facts(tmp_path: Path) -> None:
     assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='photo_meta'").fetchone()[0] == 0
     conn.close()
     with Catalog(db) as cat:
-        assert cat.schema_version == SCHEMA_VERSION == 5
+        assert cat.schema_version == SCHEMA_VERSION
         (row,) = cat.rows()
         assert row.path == "/x.jpg" and cat.photo_infos([row.id]) == {} and cat.capture_dates([row.id]) == {}
         cat.write_batch([FileRecord("/x.jpg", 1, 2, "h", info=_info("/x.jpg", date_taken="2020-01-01 00:00:00"))], "m")
         assert cat.capture_dates([row.id]) == {row.id: "2020-01-01 00:00:00"}
+
+
+def test_migrates_a_version_5_catalog_to_chroma(tmp_path: Path) -> None:
+    """Rows written before schema 6 have no chroma (not known to be greyscale) until they
+    are indexed again; rows written since keep theirs, and identical bytes reuse it."""
+    from imgfinder.core import catalog as mod
+
+    db = tmp_path / "v5.db"
+    conn = sqlite3.connect(db)
+    for script in mod._MIGRATIONS[:5]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=5")
+    conn.execute("INSERT INTO files(path, size, mtime_ns, hash, indexed_at) VALUES (?, 1, 2, 'h', 0)", (b"/x.jpg",))
+    conn.commit()
+    conn.close()
+    vec = np.ones(4, np.float32)
+    with Catalog(db) as cat:
+        assert cat.schema_version == SCHEMA_VERSION == 6
+        (row,) = cat.rows()
+        assert cat.chromas([row.id]) == {}
+        cat.write_batch([FileRecord("/x.jpg", 1, 2, "h", 3, 4, vec, chroma=0.0),
+                         FileRecord("/y.jpg", 1, 2, "h2", 3, 4, vec, chroma=37.5)], "m")
+        ids = {r.path: r.id for r in cat.rows()}
+        assert cat.chromas(ids.values()) == {ids["/x.jpg"]: 0.0, ids["/y.jpg"]: 37.5}
+        assert cat.known_content("h2", "m").chroma == 37.5

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import FakeEmbedder, small_copy
 from imgfinder.cli import main
+from imgfinder.core.duplicates import DEFAULT_FLOOR
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -214,7 +215,7 @@ def test_threshold_takes_percent_or_fraction_too(capsys, tmp_path, folder) -> No
         outputs.append(json.loads(out))
     assert outputs[0] == outputs[1] == outputs[2] and outputs[0]["threshold"] == 0.95
     code, _, err = cli(capsys, "duplicates", "--threshold", "50%", "--data-dir", data)
-    assert code == 1 and "between 80% and 100%" in err
+    assert code == 1 and f"between {DEFAULT_FLOOR * 100:g}% and 100%" in err
 
 
 def test_index_says_what_it_left_out_so_the_numbers_add_up(capsys, tmp_path, folder: Path) -> None:

@@ -139,7 +139,8 @@ def test_catalog_stores_layouts_and_migrates_from_v2(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     conn.executescript(
         "ALTER TABLE files DROP COLUMN layout; ALTER TABLE files DROP COLUMN descriptor; "
-        "ALTER TABLE files DROP COLUMN feature_id; DROP TABLE photo_meta; PRAGMA user_version=2;"
+        "ALTER TABLE files DROP COLUMN feature_id; ALTER TABLE files DROP COLUMN chroma; DROP TABLE photo_meta; "
+        "PRAGMA user_version=2;"
     )
     conn.close()
     with Catalog(db) as cat:

@@ -34,7 +34,7 @@ import numpy as np
 
 from .photo_info import EXIF_FIELDS, PhotoInfo
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _IN_CHUNK = 900  # ids per "IN (...)" query: SQLite's bound-parameter limit is 999 on old builds
 
 # Each entry upgrades the schema from version (index) to version (index + 1).
@@ -107,6 +107,10 @@ _MIGRATIONS: list[str] = [
         altitude REAL
     );
     """,
+    # 5 -> 6: how colourful the photo is (``decoder.chroma``), so a greyscale copy of a
+    # colour photo can be told from the stored row (``duplicates.GREY_PAIR_SLACK``).
+    # NULL for rows written before: not known to be greyscale.
+    "ALTER TABLE files ADD COLUMN chroma REAL;",
 ]
 
 
@@ -221,6 +225,7 @@ class KnownContent:
     height: int | None
     layout: bytes | None = None
     descriptor: np.ndarray | None = None
+    chroma: float | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,7 @@ class FileRecord:
     # The EXIF facts read with it (``metadata.image_info``); None: not read this time (a
     # resumed row keeps what it has), but a record with an ``error`` forgets them.
     info: PhotoInfo | None = None
+    chroma: float | None = None  # ``decoder.chroma`` of the model's pixels (None: not known)
 
 
 _META_COLUMNS = ", ".join(EXIF_FIELDS)
@@ -442,15 +448,23 @@ class Catalog:
         """The embedding of identical bytes, so moved or copied files are not decoded again."""
         with self._lock:
             r = self._conn.execute(
-                "SELECT embedding, width, height, layout, descriptor FROM files WHERE hash=? AND model_id=? "
+                "SELECT embedding, width, height, layout, descriptor, chroma FROM files WHERE hash=? AND model_id=? "
                 "AND embedding IS NOT NULL LIMIT 1",
                 (content_hash, model_id),
             ).fetchone()
         if not r:
             return None
         return KnownContent(
-            np.frombuffer(r[0], dtype=np.float32).copy(), r[1], r[2], r[3], _descriptor(r[4]) if r[4] else None
+            np.frombuffer(r[0], dtype=np.float32).copy(), r[1], r[2], r[3], _descriptor(r[4]) if r[4] else None, r[5]
         )
+
+    def chromas(self, ids: Iterable[int]) -> dict[int, float]:
+        """``decoder.chroma`` of the rows ``ids`` that have one (rows written since schema 6)."""
+        ids = list(ids)
+        out: dict[int, float] = {}
+        with self._lock:
+            out.update(self._select_in("SELECT id, chroma FROM files WHERE chroma IS NOT NULL AND id IN ({marks})", ids))
+        return out
 
     def layouts(self, ids: Iterable[int]) -> dict[int, bytes]:
         """Layout signatures of the rows ``ids`` that have one."""
@@ -558,20 +572,21 @@ class Catalog:
                 (
                     _enc(rec.path), rec.size, rec.mtime_ns, rec.hash, rec.width, rec.height,
                     model_id if blob is not None else None, blob, rec.error, now, rec.layout,
-                    described, feature_id if described is not None else None,
+                    described, feature_id if described is not None else None, rec.chroma,
                 )
             )
         with self._lock, self._conn:
             self._conn.executemany(
                 """
                 INSERT INTO files(path, size, mtime_ns, hash, width, height, model_id, embedding, error, indexed_at,
-                                  layout, descriptor, feature_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  layout, descriptor, feature_id, chroma)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(path) DO UPDATE SET
                     size=excluded.size, mtime_ns=excluded.mtime_ns, hash=excluded.hash,
                     width=excluded.width, height=excluded.height, model_id=excluded.model_id,
                     embedding=excluded.embedding, error=excluded.error, indexed_at=excluded.indexed_at,
-                    layout=excluded.layout, descriptor=excluded.descriptor, feature_id=excluded.feature_id
+                    layout=excluded.layout, descriptor=excluded.descriptor, feature_id=excluded.feature_id,
+                    chroma=excluded.chroma
                 """,
                 params,
             )

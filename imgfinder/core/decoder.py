@@ -101,6 +101,7 @@ class DecodedImage:
     height: int
     content_hash: str
     layout: bytes | None = None  # grey layout signature for duplicate verification (core.layout)
+    chroma: float | None = None  # how colourful the pixels are (``chroma``); 0 for a greyscale photo
 
 
 def hash_bytes(data: bytes) -> str:
@@ -545,7 +546,16 @@ def _decode(img: Image.Image, size: int, content_hash: str) -> DecodedImage:
         Image.Image.close(img)
     width, height = _shown(full, orientation)
     layout = signature_to_bytes(layout_signature(pixels))
-    return DecodedImage(pixels=pixels, width=width, height=height, content_hash=content_hash, layout=layout)
+    return DecodedImage(pixels=pixels, width=width, height=height, content_hash=content_hash, layout=layout,
+                        chroma=chroma(pixels))
+
+
+def chroma(pixels: np.ndarray) -> float:
+    """Mean over the pixels of (largest - smallest RGB channel): 0 for a greyscale picture,
+    1-2 for one saved as a colour JPEG (chroma rounding), tens for a colour photo. Stored
+    per photo so the duplicate search can tell a greyscale copy of a colour photo."""
+    p = np.asarray(pixels)
+    return float((p.max(axis=-1).astype(np.int16) - p.min(axis=-1)).mean())
 
 
 def decode_for_model(

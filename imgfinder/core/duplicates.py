@@ -26,8 +26,14 @@ from .knn import PairArrays, iter_near_pairs
 from .layout import LayoutVerifier
 from .progress import CancelToken, Progress
 
-DEFAULT_FLOOR = 0.80
+DEFAULT_FLOOR = 0.75  # candidate pairs are kept down to here: the lowest threshold, and room for GREY_PAIR_SLACK
 DEFAULT_THRESHOLD = 0.85  # cosine needed to call two photos duplicates (cross-validated)
+# A greyscale photo (``decoder.chroma`` at most GREYSCALE_CHROMA) and a colour one are
+# compared this much more leniently: a greyscale copy lost the colour that the copy
+# vector partly rests on (held-out greyscale copies reach only 0.79 with their original,
+# other edits >= 0.85), and the pixel check, which sees grey levels only, still decides.
+GREY_PAIR_SLACK = 0.1
+GREYSCALE_CHROMA = 2.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,8 @@ class DuplicateFinder:
     # Row id -> the date taken stored in the catalog (``Catalog.capture_dates``); the
     # photos of rows not in it have their capture time read from the file when needed.
     dates: dict[int, str | None] | None = None
+    # Row id -> ``decoder.chroma`` (``Catalog.chromas``); a row not in it is taken for colour.
+    chromas: dict[int, float] | None = None
     keep: KeepPreference = KeepPreference.BEST_PIXELS  # which copy of a group is put first
     _reps: list[int] = field(default_factory=list, init=False)
     _copies: dict[int, list[int]] = field(default_factory=dict, init=False)
@@ -149,6 +157,9 @@ class DuplicateFinder:
             if aliases:
                 self._rep_of[list(aliases)] = rep  # neighbours found through an alias count for the file
         self.verifier = LayoutVerifier(self.layouts) if self.layouts is not None else None
+        chromas = self.chromas or {}
+        self.greyscale = np.array([chromas.get(r.id, GREYSCALE_CHROMA + 1) <= GREYSCALE_CHROMA for r in self.rows],
+                                  dtype=bool)
         self.stats = VerificationStats()  # of the last grouping
 
     def compute_candidates(
@@ -233,7 +244,7 @@ class DuplicateFinder:
         for item in iter_complete_linkage_groups(
             self.vectors, self._pairs, threshold, cannot_link, same_picture,
             plausible=plausible, plausible_many=plausible_many, stats=self.stats, cancel=cancel,
-            link=judge.copy_pair,
+            link=judge.copy_pair, greyscale=self.greyscale, grey_slack=GREY_PAIR_SLACK,
         ):
             if isinstance(item, Progress):
                 yield item

@@ -50,6 +50,11 @@ Pair = tuple[int, int, float]
 # Why: in a uniform library (one product shot 30 times, a burst) nearly every pair is
 # above the threshold, and checking them all is quadratic. A real copy is almost always
 # among a photo's first few candidates, so the bound costs next to no recall.
+# A photo already in a group is exempt: it has shown it has copies, and its checks are
+# bounded by its candidates (at most 4 k) and its group's size. Why: two shots of one
+# scene, each with many copies (a burst, the quality benchmark's two halves of one photo),
+# spent a copy's budget on the other shot's copies before the copy could join its own
+# group, and split one photo's copies into two groups.
 MAX_FAILED_CHECKS_PER_PHOTO = 4
 # The same bound, looser, for pairs the cheap layout filter rejects (~0.2 ms each): after
 # this many, a photo's weaker candidates are rejected unexamined. Why: an embedding that
@@ -99,16 +104,24 @@ class _PairVerifier:
         # counted, only when the pair is asked about, so the budgets work as without them.
         self.ahead: dict[tuple[int, int], bool] = {}
         self.spent: set[int] = set()  # photos whose budget is spent (``exhausted``)
+        self.grouped: set[int] = set()  # photos in a group: exempt from the budgets (``note_grouped``)
+
+    def note_grouped(self, members: list[int]) -> None:
+        self.grouped.update(members)
+        self.spent.difference_update(members)
+
+    def _count(self, counter: Counter[int], x: int, y: int) -> None:
+        counter.update(z for z in (x, y) if z not in self.grouped)
 
     def exhausted(self, x: int, y: int) -> bool:
         """Has either photo spent a budget (then the pair is rejected unexamined)?"""
-        failed, filtered = self.failed, self.filtered
-        return (failed[x] >= self.max_failed or failed[y] >= self.max_failed
-                or filtered[x] >= self.max_filtered or filtered[y] >= self.max_filtered)
+        failed, filtered, grouped = self.failed, self.filtered, self.grouped
+        return any(z not in grouped and (failed[z] >= self.max_failed or filtered[z] >= self.max_filtered)
+                   for z in (x, y))
 
     def _note_spent(self, x: int, y: int) -> None:
         for z in (x, y):
-            if self.failed[z] >= self.max_failed or self.filtered[z] >= self.max_filtered:
+            if z not in self.grouped and (self.failed[z] >= self.max_failed or self.filtered[z] >= self.max_filtered):
                 self.spent.add(z)
 
     def prefetch(self, first: list[int], second: list[int], plausible_many: Callable) -> None:
@@ -143,7 +156,7 @@ class _PairVerifier:
                     found = bool(self.plausible(x, y))
                 if not found:
                     self.stats.filtered += 1
-                    self.filtered.update((x, y))
+                    self._count(self.filtered, x, y)
                     self._note_spent(x, y)
             self.cheap[key] = found
         return found
@@ -166,7 +179,7 @@ class _PairVerifier:
             self.stats.checks_per_row.update((x, y))
             if not found:
                 self.stats.failed += 1
-                self.failed.update((x, y))
+                self._count(self.failed, x, y)
                 self._note_spent(x, y)
         self.answers[key] = found
         return found
@@ -179,7 +192,7 @@ class _PairVerifier:
         if len(group_a) == 1 and len(group_b) == 1:
             x, y = group_a[0], group_b[0]
             self.stats.failed += 1
-            self.failed.update((x, y))
+            self._count(self.failed, x, y)
             self._note_spent(x, y)
         return False
 
@@ -212,6 +225,8 @@ def iter_complete_linkage_groups(
     cancel: CancelToken | None = None,
     cross_floor: float | None = None,
     link: Callable[[int, int], bool] | None = None,
+    greyscale: np.ndarray | None = None,
+    grey_slack: float = 0.0,
 ) -> Iterator[Progress | list[list[int]]]:
     """``complete_linkage_groups`` as a generator: yields ``Progress("verify", pairs
     done, pairs at or above the threshold)`` while it works (the layout checks can take
@@ -224,14 +239,20 @@ def iter_complete_linkage_groups(
     ``cross_floor``: the cosine every cross pair of a merge needs (default: ``threshold``
     without ``same_picture``, ``threshold - GROUP_PAIR_SLACK`` with it). ``link``: the
     stricter test one cross pair of a merge must pass besides ``same_picture`` (asked
-    after it, so its answers may come from the same cached match)."""
+    after it, so its answers may come from the same cached match). ``greyscale`` (a bool
+    per row) and ``grey_slack``: a pair of a greyscale and a colour photo counts
+    ``grey_slack`` higher, everywhere the threshold or the cross floor is asked (a
+    greyscale copy lost the colour the vectors partly rest on; see ``core.duplicates``)."""
     if cross_floor is None:
         cross_floor = threshold if same_picture is None else threshold - GROUP_PAIR_SLACK
     cross_floor = min(cross_floor, threshold)
     stats = stats if stats is not None else VerificationStats()
     pairs = PairArrays.from_pairs(pairs)
-    live = pairs.take(pairs.s >= threshold)
-    order = np.argsort(-live.s, kind="stable")  # strongest first (ties: as given)
+    grey = greyscale if greyscale is not None and grey_slack else None
+    score = pairs.s if grey is None else pairs.s + grey_slack * (grey[pairs.i] != grey[pairs.j])
+    keep = score >= threshold
+    live = pairs.take(keep)
+    order = np.argsort(-score[keep], kind="stable")  # strongest first (ties: as given)
     live_i, live_j = live.i[order].tolist(), live.j[order].tolist()
     stats.considered = len(live_i)
     progress = Progress("verify", 0, len(live_i))
@@ -261,6 +282,8 @@ def iter_complete_linkage_groups(
         group_b = members.get(b, [b])
         if len(group_a) > 1 or len(group_b) > 1:
             cross = np.einsum("ij,kj->ik", vectors[group_a], vectors[group_b])
+            if grey is not None:
+                cross = cross + grey_slack * (grey[group_a][:, None] != grey[group_b][None, :])
             if float(cross.min()) < cross_floor:
                 continue
         elif verifier is not None and verifier.exhausted(a, b):  # the common case, kept cheap
@@ -276,6 +299,8 @@ def iter_complete_linkage_groups(
         if len(group_a) < len(group_b):
             a, b, group_a, group_b = b, a, group_b, group_a
         merged = group_a + group_b
+        if verifier is not None:
+            verifier.note_grouped(merged)
         members[a] = merged
         members.pop(b, None)
         for m in group_b:
@@ -302,6 +327,8 @@ def complete_linkage_groups(
     cancel: CancelToken | None = None,
     cross_floor: float | None = None,
     link: Callable[[int, int], bool] | None = None,
+    greyscale: np.ndarray | None = None,
+    grey_slack: float = 0.0,
 ) -> list[list[int]]:
     """Group row indices of ``vectors`` (L2-normalised) from candidate ``pairs``.
 
@@ -312,13 +339,13 @@ def complete_linkage_groups(
     first, and a photo with ``max_failed`` failed checks or ``max_filtered`` pairs the
     filter rejected is not examined again (its later, weaker candidates are rejected),
     so verification costs at most a few checks per photo. ``stats`` receives the counts.
-    ``cross_floor`` and ``link``: as in ``iter_complete_linkage_groups``. Returns groups
-    of two or more indices.
+    ``cross_floor``, ``link``, ``greyscale`` and ``grey_slack``: as in
+    ``iter_complete_linkage_groups``. Returns groups of two or more indices.
     """
     for item in iter_complete_linkage_groups(
         vectors, pairs, threshold, cannot_link, same_picture,
         plausible=plausible, plausible_many=plausible_many, max_failed=max_failed, max_filtered=max_filtered,
-        stats=stats, cancel=cancel, cross_floor=cross_floor, link=link,
+        stats=stats, cancel=cancel, cross_floor=cross_floor, link=link, greyscale=greyscale, grey_slack=grey_slack,
     ):
         if isinstance(item, Progress):
             if progress is not None:

@@ -90,11 +90,11 @@ class _Result:
         if content is None and self.decoded is not None:
             d = self.decoded
             return FileRecord(f.path, size, mtime_ns, self.content_hash, d.width, d.height, layout=d.layout,
-                              info=self.info)
+                              info=self.info, chroma=d.chroma)
         assert content is not None
         return FileRecord(
             f.path, size, mtime_ns, self.content_hash, content.width, content.height, content.embedding,
-            layout=content.layout, descriptor=content.descriptor, info=self.info,
+            layout=content.layout, descriptor=content.descriptor, info=self.info, chroma=content.chroma,
         )
 
 
@@ -365,7 +365,8 @@ class Indexer:
             assert r.decoded is not None
             summary.decoded += 1
             self._count(r)
-            content = KnownContent(vectors[n], r.decoded.width, r.decoded.height, r.decoded.layout, descriptors[n])
+            content = KnownContent(vectors[n], r.decoded.width, r.decoded.height, r.decoded.layout, descriptors[n],
+                                   r.decoded.chroma)
             known[r.decoded.content_hash] = content
             records.append(r.record(content))
             r.decoded = None  # the pixels are no longer needed

@@ -331,6 +331,7 @@ class Library:
         stored = self.catalog.layouts([r.id for r in rows])
         layouts = [stored.get(r.id) for r in rows]
         finder = DuplicateFinder(rows, vectors, ignored=self.catalog.ignored_pairs(), layouts=layouts,
-                                 dates=self.catalog.capture_dates([r.id for r in rows]))
+                                 dates=self.catalog.capture_dates([r.id for r in rows]),
+                                 chromas=self.catalog.chromas([r.id for r in rows]))
         yield from finder.compute_candidates(index, floor=floor, cancel=cancel)
         yield finder
