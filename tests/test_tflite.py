@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import small_copy
 
+from imgfinder.model.copy_projection import DIM
 from imgfinder.model.tflite_embedder import TFLiteEmbedder, TFLiteModelError, metadata_path, read_metadata
 from imgfinder.shipped import BACKBONE_FILE, resource_path
 
@@ -148,9 +149,9 @@ def test_batches_turns_and_chunks(tflite: TFLiteEmbedder, photo_paths: list[Path
     turned = np.ascontiguousarray(np.rot90(x, 1, axes=(1, 2)))
     np.testing.assert_allclose(tflite.describe(turned), whole, atol=2e-5)
     v = tflite.embed(x)
-    assert v.shape == (5, 256)
+    assert v.shape == (5, DIM)  # the shipped copy head's length
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-6)
-    assert tflite.embed(np.zeros((0, 160, 160, 3), np.uint8)).shape == (0, 256)
+    assert tflite.embed(np.zeros((0, 160, 160, 3), np.uint8)).shape == (0, DIM)
     with pytest.raises(ValueError):
         tflite.embed(np.zeros((1, 224, 224, 3), np.uint8))
 

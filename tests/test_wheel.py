@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
+from imgfinder.model.copy_projection import DIM
+
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "imgfinder", "resources")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
@@ -123,7 +125,7 @@ def test_installed_copy_runs_the_same_model_and_finds_its_icons(venv: Path, tmp_
     whitening = file_fingerprint(REPO / "resources" / "models" / "retrieval_whitening.npz")
     backbone = file_fingerprint(REPO / "resources" / "models" / "efficientnet_lite0_s160.tflite")
     assert f"/rt-tflite-float32@{backbone}/" in installed["model_id"]
-    assert f"/head@{head}/" in installed["model_id"] and installed["dim"] == 256
+    assert f"/head@{head}/" in installed["model_id"] and installed["dim"] == DIM
     assert installed["retrieval_id"].endswith(f"/lw@{whitening}")
     assert (installed["model_id"], installed["retrieval_id"]) == (editable["model_id"], editable["retrieval_id"])
     assert sorted(installed["icons"]) == ICONS and all(size > 0 for size in installed["icons"].values())

@@ -10,9 +10,11 @@ full of (the same scene, another part of it, like a second shot from the same sp
 the model learns that "same place" is not "same photo". Pairs whose truth is ambiguous
 (overlapping windows, the whole frame vs one of its windows) are never used.
 
-Backbone features of every view are computed once and cached, then the shared head is
-trained on them: a few minutes on a 2-core CPU. Everything is seeded: the same photos,
-seed and options give the same weights.
+Backbone features of every view are computed once and cached. The head is then fitted in
+closed form (``model.copy_projection``: whiten how copies differ, keep how photos differ;
+seconds) and, with ``--steps N``, fine-tuned from there as a Siamese network with the
+contrastive + triplet + spread loss (``model.siamese``; minutes). Everything is seeded:
+the same photos, seed and options give the same weights.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from PIL import Image
 
 from imgfinder.core.decoder import PREPROCESSING_ID, open_image, square_pixels
 from imgfinder.core.scanner import scan
-from imgfinder.model.edits import crop_area, random_edit_chain, rescale
+from imgfinder.model.edits import brightness, crop_area, greyscale, random_edit_chain, rescale
 from imgfinder.shipped import HEAD_FILE, WHITENING_FILE
 
 # Training is a developer action run from the repository root: by default it replaces the
@@ -227,9 +229,61 @@ def build_view_set(
                    np.concatenate(boxes_l), names)
 
 
+def nuisance_differences(
+    photos: list[str], seed: int, cache_dir: Path | None, size: int | None = None,
+) -> dict[str, np.ndarray]:
+    """(edited - plain) backbone descriptors of every photo made greyscale ("grey") and
+    brightened or darkened by a random factor of 0.6-1.45 ("relit"), each decoded the
+    way the app decodes photos; cached per photo like the views."""
+    size = size or model_input_size()
+    out: dict[str, list[np.ndarray]] = {"grey": [], "relit": []}
+    missing: list[int] = []
+    found: dict[int, dict[str, np.ndarray]] = {}
+
+    def cache_file(path: str) -> Path | None:
+        return cache_dir / f"nuisance-{_photo_cache_key(path, 0, 3, seed, size)}.npz" if cache_dir else None
+
+    for n, path in enumerate(photos):
+        cache = cache_file(path)
+        if cache is not None and cache.exists():
+            with np.load(cache) as z:
+                found[n] = {k: z[k] for k in out}
+        else:
+            missing.append(n)
+    if missing:
+        pixels = []
+        for n in missing:
+            img = load_photo(photos[n])
+            rng = random.Random(f"{seed}:nuisance:{os.path.basename(photos[n])}")
+            for view in (img, greyscale(img), brightness(img, rng.uniform(0.6, 1.45))):
+                pixels.append(pixels_like_the_app(view, size))
+        features = backbone_features(np.stack(pixels)).reshape(len(missing), 3, -1)
+        for k, n in enumerate(missing):
+            found[n] = {"grey": features[k, 1] - features[k, 0], "relit": features[k, 2] - features[k, 0]}
+            cache = cache_file(photos[n])
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(cache, **found[n])
+    for n in range(len(photos)):
+        for k in out:
+            out[k].append(found[n][k])
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+def fit_closed_form_head(views: ViewSet, nuisances: dict[str, np.ndarray], path: Path) -> None:
+    """The copy head in closed form (``copy_projection``), written as a head ``.npz``."""
+    from imgfinder.model.copy_projection import GREY_WEIGHT, RELIT_WEIGHT, fit_copy_projection
+
+    kernel, bias = fit_copy_projection(
+        views.features, views.source, [(nuisances["grey"], GREY_WEIGHT), (nuisances["relit"], RELIT_WEIGHT)],
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, kernel_0=kernel, bias_0=bias)
+
+
 @dataclass
 class TrainConfig:
-    steps: int = 8000
+    steps: int = 0  # Siamese fine-tuning steps after the closed-form fit (0: the closed form)
     photos_per_batch: int = 48
     views_per_row: int = 2
     sources_per_photo: int = 4
@@ -243,7 +297,7 @@ class TrainConfig:
     spread_slack: float = 0.05
     centre: bool = True
     hidden: int = 0  # linear: generalised best to held-out photos (benchmarks/quality_cv.py)
-    out_dim: int = 256
+    out_dim: int = 64  # as copy_projection.DIM: fine-tuning starts from the closed form
     dropout: float = 0.2
     seed: int = 1234
 
@@ -388,6 +442,22 @@ def plain_descriptors(photos: list[str]) -> np.ndarray:
     return embedder.features(pixels)
 
 
+def load_head_file(path: Path):
+    from imgfinder.model.embedder_base import load_head
+
+    return load_head(path)
+
+
+def apply_head(layers, features: np.ndarray) -> np.ndarray:
+    """The head as the app applies it (numpy): dense layers, ReLU between, L2-normalised."""
+    x = np.asarray(features, dtype=np.float32)
+    for i, (k, b) in enumerate(layers):
+        x = x @ k + b
+        if i != len(layers) - 1:
+            x = np.maximum(x, 0.0)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m imgfinder.model.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path, action="append", required=True, help="folder of photos (repeatable)")
@@ -405,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, default=None, help="fine-tune from this head instead of starting fresh")
     parser.add_argument("--windows", type=int, default=12, help="window sources cut from each photo")
     parser.add_argument("--views", type=int, default=6, help="edited views per source")
-    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps,
+                        help="Siamese fine-tuning steps after the closed-form fit (default %(default)s: the closed form)")
     parser.add_argument("--hidden", type=int, default=TrainConfig.hidden, help="hidden units (0: a linear head)")
     parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--margin", type=float, default=TrainConfig.margin)
@@ -436,16 +507,25 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(steps=args.steps, seed=args.seed, hidden=args.hidden, learning_rate=args.lr,
                          margin=args.margin, spread_weight=args.spread, spread_slack=args.spread_slack,
                          centre=not args.no_centre)
+    if config.hidden and not config.steps:
+        parser.error("a head with a hidden layer has no closed form: give --steps")
     started = time.monotonic()
     views = build_view_set(photos, windows, args.views, args.seed, args.cache)
-    head, curve = train_head(views, config, init_head=args.init)
-    from imgfinder.model.siamese import export_head
+    init = args.init
+    if init is None and not config.hidden:
+        fit_closed_form_head(views, nuisance_differences(photos, args.seed, args.cache), args.out)
+        init = args.out
+    curve: list[tuple[int, float]] = []
+    if config.steps:
+        from imgfinder.model.siamese import export_head
 
-    export_head(head, args.out)
+        head, curve = train_head(views, config, init_head=init)
+        export_head(head, args.out)
     elapsed = time.monotonic() - started
+    layers = load_head_file(args.out)
 
     def embed(features: np.ndarray) -> np.ndarray:
-        return np.asarray(head(features, training=False))
+        return apply_head(layers, features)
 
     report = {
         "photos": [Path(p).name for p in photos],
@@ -454,7 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         "products": sorted(set(group_labels)),
         "views_per_source": args.views,
         "config": config.__dict__,
-        "final_loss": curve[-1][1],
+        "head": "closed form" + (f" + {config.steps} Siamese steps" if config.steps else "")
+                if not config.hidden else f"Siamese, hidden {config.hidden}, {config.steps} steps",
+        "final_loss": curve[-1][1] if curve else None,
         "seconds": round(elapsed, 1),
         "train_pairs": pair_report(views, embed),
     }
@@ -471,7 +553,10 @@ def main(argv: list[str] | None = None) -> int:
         report["validation_pairs"] = pair_report(val, embed)
         report["validation_pairs_backbone_only"] = pair_report(val, lambda f: f / np.linalg.norm(f, axis=1, keepdims=True))
     stem = args.out.with_suffix("")
-    save_loss_curve(curve, Path(f"{stem}.loss.png"), Path(f"{stem}.loss.csv"))
+    for stale in (Path(f"{stem}.loss.png"), Path(f"{stem}.loss.csv")):
+        stale.unlink(missing_ok=True)  # a curve left from an earlier head would describe another model
+    if curve:
+        save_loss_curve(curve, Path(f"{stem}.loss.png"), Path(f"{stem}.loss.csv"))
     Path(f"{stem}.train.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "photos"}, indent=2))
     return 0
