@@ -12,6 +12,7 @@ Writes ``benchmarks/out/quality_cv.json``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -21,8 +22,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from imgfinder.core.decoder import PREPROCESSING_ID  # noqa: E402
 from imgfinder.core.scanner import scan  # noqa: E402
+from imgfinder.model.copy_projection import DIM, GREY_WEIGHT, REGULARISATION, RELIT_WEIGHT  # noqa: E402
 from imgfinder.model.train import TrainConfig  # noqa: E402
+
+
+def _source_digest() -> str:
+    """Digest of the code that decides copies (grouping, layout, kinds, duplicates)."""
+    h = hashlib.sha1()
+    for name in ("duplicates", "grouping", "layout", "group_kind", "decoder", "knn"):
+        h.update((REPO / "imgfinder" / "core" / f"{name}.py").read_bytes())
+    return h.hexdigest()
 
 
 def run(cmd: list[str]) -> None:
@@ -48,6 +59,11 @@ def main() -> int:
 
     photos = sorted(Path(f.path) for f in scan([args.photos]))
     folds = [photos[i :: args.folds] for i in range(args.folds)]
+    # Heads, catalogs and results are kept per training setting and code version, so a run
+    # after the head's recipe, the model input or the grouping changed never reuses them.
+    recipe = json.dumps([args.steps, args.hidden, args.lr, str(args.groups), args.group_fold, PREPROCESSING_ID,
+                         DIM, REGULARISATION, GREY_WEIGHT, RELIT_WEIGHT, _source_digest()])
+    args.work = args.work / hashlib.sha1(recipe.encode()).hexdigest()[:10]
     results = []
     for k, held_out in enumerate(folds):
         train_dir, test_dir = args.work / f"fold{k}" / "train", args.work / f"fold{k}" / f"test{k}"

@@ -43,11 +43,13 @@ size) under ``.bench-data/scale-real/``:
   scene do; two of them rarely pass as one picture.
 * **planted near-copies** (``--copies``, default 5 % of the photos): groups of 2-4
   photos, a base (one of the other photos) and 1-3 copies of it. A copy's descriptor is
-  the base's plus isotropic Gaussian noise of 0.3-0.7 x the descriptors' RMS per entry,
-  clipped at 0: its copy cosine to the base is then 0.96-0.995 (median 0.985). Real
-  edited copies of the quality set score (median per edit) 0.95 (greyscale, a 10 %
-  border) to 1.000 (JPEG q75, rescales, turns), JPEG q30 0.997, crops 0.983-0.994: the
-  noise sits in the middle of that, a little harder than a plain re-compression. Its
+  the base's plus a *real edit's displacement*: the descriptor of one edited copy in the
+  quality set minus the descriptor of its original (any of the 17 edits of any of the 46
+  originals, drawn at random), so a copy moves the way a real greyscale, crop, border,
+  JPEG or brightness copy moved, whatever head then judges it. (Version 1 added
+  isotropic noise tuned to the previous head's cosines; a head that whitens the
+  directions edits move along, like the closed-form one, sees isotropic noise as far
+  stronger than any real edit.) Its
   layout is the base's with a random gain (0.9-1.1), offset (+-8 grey levels) and 2
   grey levels of Gaussian noise: 120 of 120 such pairs of real signatures pass the
   verifier and the copy check (detail score median 0.99), as a re-saved copy does
@@ -96,7 +98,7 @@ SOURCES = {
 }
 GROCERY_FALLBACK = WORK / "grocery-data"
 TARGET_S, TARGET_MB = 30.0, 2048.0
-VERSION = 1  # bump when the generation changes (the cached catalogs are keyed on it)
+VERSION = 2  # bump when the generation changes (the cached catalogs are keyed on it)
 
 
 # -- real sources ---------------------------------------------------------------------
@@ -108,6 +110,7 @@ class Sources:
     scenes: np.ndarray  # (K,) scene number: other pictures of one scene share it
     pictures: np.ndarray  # (K,) picture number: versions of one picture share it
     origins: dict[str, int]
+    edits: list[str]  # quality-set version name ("original", "grey", ...); "" for others
 
 
 def _has_current(data_dir: Path, feature_id: str) -> bool:
@@ -131,7 +134,7 @@ def load_sources(feature_id: str) -> Sources:
             subprocess.run([sys.executable, "-m", "imgfinder", "index", str(GROCERY), "--data-dir",
                             str(GROCERY_FALLBACK), "--json", "--quiet"], cwd=REPO, check=False,
                            stdout=subprocess.DEVNULL, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    descriptors, layouts, sizes, scene_keys, picture_keys, seen = [], [], [], [], [], set()
+    descriptors, layouts, sizes, scene_keys, picture_keys, edits, seen = [], [], [], [], [], [], set()
     origins: dict[str, int] = {}
     for name, data_dir in dirs.items():
         if not _has_current(data_dir, feature_id):
@@ -152,6 +155,7 @@ def load_sources(feature_id: str) -> Sources:
             else:  # grocery/<group>/<product>/<shot>.jpg: each shot its own picture
                 picture, scene = f"g:{r.path}", f"g:{folder}"
             descriptors.append(d)
+            edits.append(os.path.splitext(os.path.basename(r.path))[0] if name == "quality" else "")
             layouts.append(lay[r.id])
             sizes.append((r.width or 1000, r.height or 1000))
             scene_keys.append(scene)
@@ -164,7 +168,17 @@ def load_sources(feature_id: str) -> Sources:
         return np.array([table.setdefault(k, len(table)) for k in keys], np.int64)
 
     return Sources(np.stack(descriptors).astype(np.float32), layouts, sizes, numbered(scene_keys),
-                   numbered(picture_keys), origins)
+                   numbered(picture_keys), origins, edits)
+
+
+def edit_displacements(src: Sources) -> np.ndarray:
+    """(M, 1280) descriptor of each edited copy in the quality set minus its original's."""
+    originals = {int(src.pictures[i]): i for i, e in enumerate(src.edits) if e == "original"}
+    rows = [(i, originals[int(src.pictures[i])]) for i, e in enumerate(src.edits)
+            if e and e != "original" and int(src.pictures[i]) in originals]
+    if not rows:
+        raise SystemExit("no quality-set copies among the sources: run benchmarks/quality.py first")
+    return np.stack([src.descriptors[i] - src.descriptors[o] for i, o in rows])
 
 
 # -- synthetic photos -----------------------------------------------------------------
@@ -204,7 +218,7 @@ def synthesize(src: Sources, n: int, copies_frac: float, other_noise: float, see
     """(descriptors, layouts, sizes, source of each photo, planted group or -1)."""
     rng = np.random.default_rng(seed)
     k = len(src.descriptors)
-    rms = float(np.sqrt((src.descriptors**2).mean()))
+    moves = edit_displacements(src)
     centred = src.descriptors - src.descriptors.mean(0)
     greys = [_grey(r) for r in src.layouts]
     n_copies = int(round(n * copies_frac))
@@ -230,8 +244,7 @@ def synthesize(src: Sources, n: int, copies_frac: float, other_noise: float, see
     for g, (base, count) in enumerate(zip(bases.tolist(), extra)):
         labels[base] = g
         for _ in range(count):
-            r = rng.uniform(0.3, 0.7) * rms
-            desc[pos] = np.maximum(desc[base] + rng.normal(0, r, desc.shape[1]), 0)
+            desc[pos] = desc[base] + moves[int(rng.integers(len(moves)))]
             layouts.append(copy_layout(layouts[base], rng))
             w, h = sizes[base]
             scale = rng.choice([1.0, 0.75, 0.5])
