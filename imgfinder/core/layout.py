@@ -581,10 +581,23 @@ def _refine(a: Layout, b: Layout, hypothesis: tuple[float, int, int, int, int, i
     return Match(score=score, coarse=coarse_score, dihedral=k, scale=m / SIDE, flat=flat)
 
 
+# The best coarse hypothesis, refined, is taken without refining the others when it lines
+# up this well (smoothed and fine detail): only a better alignment of the same picture
+# could come from them. Why: most full checks are of real copies (at 100,000 photos 92 %
+# pass), and the second refinement was a third of a check's time.
+EARLY_COARSE = 0.95
+EARLY_SCORE = 0.90
+
+
 def match(a: Layout, b: Layout) -> Match:
     """The best alignment of the smaller picture inside the larger, and its score."""
     cache: dict = {}
-    results = [_refine(a, b, h, cache) for h in _coarse_hypotheses(a, b)]
+    results = []
+    for h in _coarse_hypotheses(a, b):
+        r = _refine(a, b, h, cache)
+        if not results and r.coarse >= EARLY_COARSE and r.score >= EARLY_SCORE:
+            return r
+        results.append(r)
     return max(results, key=lambda r: (r.coarse, r.score))
 
 
