@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -24,6 +24,7 @@ from .group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KindJudge, group
 from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups
 from .knn import PairArrays, iter_near_pairs
 from .layout import LayoutVerifier
+from .parallel_checks import PARALLEL_MIN, CheckPool, usable_cores
 from .progress import CancelToken, Progress
 
 DEFAULT_FLOOR = 0.75  # candidate pairs are kept down to here: the lowest threshold, and room for GREY_PAIR_SLACK
@@ -139,6 +140,9 @@ class DuplicateFinder:
     _copies: dict[int, list[int]] = field(default_factory=dict, init=False)
     _pairs: PairArrays | list[Pair] = field(default_factory=PairArrays.empty, init=False)
     floor: float = DEFAULT_FLOOR
+    # Processes for the full layout checks of a big grouping (``core.parallel_checks``);
+    # 1: none (everything in this process).
+    workers: int = field(default_factory=usable_cores)
 
     def __post_init__(self) -> None:
         by_hash: dict[str, list[int]] = defaultdict(list)
@@ -241,15 +245,26 @@ class DuplicateFinder:
         plausible_many = verifier.plausible_many if verifier is not None else None
         self.stats = VerificationStats()
         clusters: list[list[int]] = []
-        for item in iter_complete_linkage_groups(
-            self.vectors, self._pairs, threshold, cannot_link, same_picture,
-            plausible=plausible, plausible_many=plausible_many, stats=self.stats, cancel=cancel,
-            link=judge.copy_pair, greyscale=self.greyscale, grey_slack=GREY_PAIR_SLACK,
-        ):
-            if isinstance(item, Progress):
-                yield item
-            else:
-                clusters = item
+        pool = self._check_pool(threshold)
+        match_ahead = None
+        if pool is not None and verifier is not None:
+            def match_ahead(first: list[int], second: list[int]) -> Callable[[], int]:
+                return pool.submit(verifier, first, second, cancel)
+        try:
+            for item in iter_complete_linkage_groups(
+                self.vectors, self._pairs, threshold, cannot_link, same_picture,
+                plausible=plausible, plausible_many=plausible_many, stats=self.stats, cancel=cancel,
+                link=judge.copy_pair, greyscale=self.greyscale, grey_slack=GREY_PAIR_SLACK,
+                match_ahead=match_ahead,
+            ):
+                if isinstance(item, Progress):
+                    yield item
+                else:
+                    clusters = item
+        finally:
+            if pool is not None:
+                pool.close()
+                self.stats.worker_peak_mb = sum(pool.peak_mb.values())
         grouped_reps = {rep for c in clusters for rep in c}
         # Byte-identical copies form a group even when nothing else is similar to them.
         clusters += [[rep] for rep in self._reps if rep not in grouped_reps and len(self._copies[rep]) > 1]
@@ -264,6 +279,16 @@ class DuplicateFinder:
                 result.append(self._make_group(c, shots=True))
         result.sort(key=lambda g: (-len(g.members), g.keeper.row.path))
         yield result
+
+    def _check_pool(self, threshold: float) -> CheckPool | None:
+        """Worker processes for the full checks when the grouping has many pairs to check
+        and more than one core (``core.parallel_checks``); None otherwise."""
+        if self.verifier is None or self.workers < 2:
+            return None
+        pairs = self._pairs
+        live = int(np.count_nonzero(pairs.s >= threshold)) if isinstance(pairs, PairArrays) else \
+            sum(1 for p in pairs if p[2] >= threshold)
+        return CheckPool(self.workers) if live >= PARALLEL_MIN else None
 
     def _judge(self) -> KindJudge:
         """Pair questions for the kinds; capture times are read once per finder."""

@@ -79,6 +79,8 @@ class VerificationStats:
     failed: int = 0  # of which said "not the same picture"
     skipped: int = 0  # pairs rejected unexamined: a photo's budget was spent
     asked_ahead: int = 0  # pairs the cheap filter was asked about in batches (``plausible_many``)
+    checked_ahead: int = 0  # full checks computed ahead in worker processes (``match_ahead``)
+    worker_peak_mb: float = 0.0  # the check workers' peak memory, summed (``core.parallel_checks``)
     checks_per_row: Counter[int] = field(default_factory=Counter)
 
 
@@ -123,6 +125,23 @@ class _PairVerifier:
         for z in (x, y):
             if z not in self.grouped and (self.failed[z] >= self.max_failed or self.filtered[z] >= self.max_filtered):
                 self.spent.add(z)
+
+    def prefetch_checks(self, first: list[int], second: list[int], match_ahead: Callable) -> Callable[[], int] | None:
+        """Have ``match_ahead(first, second)`` start the full checks of these pairs
+        (worker processes), leaving out pairs the cheap filter rejected, pairs already
+        answered and pairs of a photo whose budget is spent (they would not be checked);
+        returns the function that waits for them (None: nothing to check)."""
+        spent, cheap, ahead, answers = self.spent, self.cheap, self.ahead, self.answers
+        a, b = [], []
+        for x, y in zip(first, second):
+            if x in spent or y in spent:
+                continue
+            key = (x, y) if x < y else (y, x)
+            if key in answers or cheap.get(key, ahead.get(key, True)) is False:
+                continue
+            a.append(x)
+            b.append(y)
+        return match_ahead(a, b) if a else None
 
     def prefetch(self, first: list[int], second: list[int], plausible_many: Callable) -> None:
         """Ask the cheap filter about these pairs at once (``plausible_many(first,
@@ -227,6 +246,7 @@ def iter_complete_linkage_groups(
     link: Callable[[int, int], bool] | None = None,
     greyscale: np.ndarray | None = None,
     grey_slack: float = 0.0,
+    match_ahead: Callable[[list[int], list[int]], Callable[[], int] | None] | None = None,
 ) -> Iterator[Progress | list[list[int]]]:
     """``complete_linkage_groups`` as a generator: yields ``Progress("verify", pairs
     done, pairs at or above the threshold)`` while it works (the layout checks can take
@@ -242,7 +262,11 @@ def iter_complete_linkage_groups(
     after it, so its answers may come from the same cached match). ``greyscale`` (a bool
     per row) and ``grey_slack``: a pair of a greyscale and a colour photo counts
     ``grey_slack`` higher, everywhere the threshold or the cross floor is asked (a
-    greyscale copy lost the colour the vectors partly rest on; see ``core.duplicates``)."""
+    greyscale copy lost the colour the vectors partly rest on; see ``core.duplicates``).
+    ``match_ahead(first, second)``, with ``plausible_many``: starts the full checks of the
+    prefetched pairs that passed the filter (``core.parallel_checks``) and returns the
+    function that waits for them; the next batch's checks run while this one is merged.
+    The decisions are the same, made from its answers."""
     if cross_floor is None:
         cross_floor = threshold if same_picture is None else threshold - GROUP_PAIR_SLACK
     cross_floor = min(cross_floor, threshold)
@@ -264,9 +288,23 @@ def iter_complete_linkage_groups(
     last_report = time.monotonic()
     owner: dict[int, int] = {}
     members: dict[int, list[int]] = {}
+    pending: Callable[[], int] | None = None  # the full checks of the next batch, under way
+
+    def ask_ahead(start: int) -> Callable[[], int] | None:
+        batch_i, batch_j = live_i[start : start + PREFETCH], live_j[start : start + PREFETCH]
+        verifier.prefetch(batch_i, batch_j, plausible_many)
+        return verifier.prefetch_checks(batch_i, batch_j, match_ahead) if match_ahead is not None else None
+
     for n, (i, j) in enumerate(zip(live_i, live_j)):
         if ahead and n % PREFETCH == 0:
-            verifier.prefetch(live_i[n : n + PREFETCH], live_j[n : n + PREFETCH], plausible_many)
+            # With workers, the checks of batch k + 1 run while batch k is merged here.
+            if n == 0 or match_ahead is None:
+                pending = ask_ahead(n)
+            if pending is not None:
+                stats.checked_ahead += pending()
+                pending = None
+            if match_ahead is not None and n + PREFETCH < len(live_i):
+                pending = ask_ahead(n + PREFETCH)
         now = time.monotonic()
         if now - last_report >= PROGRESS_SECONDS:
             if cancel is not None:
@@ -306,6 +344,8 @@ def iter_complete_linkage_groups(
         for m in group_b:
             owner[m] = a
         owner[a] = a
+    if pending is not None:
+        stats.checked_ahead += pending()
     progress.done = len(live_i)
     yield progress
     yield [sorted(g) for g in members.values() if len(g) > 1]
@@ -329,6 +369,7 @@ def complete_linkage_groups(
     link: Callable[[int, int], bool] | None = None,
     greyscale: np.ndarray | None = None,
     grey_slack: float = 0.0,
+    match_ahead: Callable[[list[int], list[int]], Callable[[], int] | None] | None = None,
 ) -> list[list[int]]:
     """Group row indices of ``vectors`` (L2-normalised) from candidate ``pairs``.
 
@@ -346,6 +387,7 @@ def complete_linkage_groups(
         vectors, pairs, threshold, cannot_link, same_picture,
         plausible=plausible, plausible_many=plausible_many, max_failed=max_failed, max_filtered=max_filtered,
         stats=stats, cancel=cancel, cross_floor=cross_floor, link=link, greyscale=greyscale, grey_slack=grey_slack,
+        match_ahead=match_ahead,
     ):
         if isinstance(item, Progress):
             if progress is not None:

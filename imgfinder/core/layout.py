@@ -705,6 +705,22 @@ class LayoutVerifier:
                     self.filtered += not ok
         return out
 
+    def _checkable(self, i: int) -> bool:
+        raw = self.signatures[i]
+        return raw is not None and len(raw) == SIDE * SIDE
+
+    def needs_match(self, i: int, j: int) -> bool:
+        """Would ``match(i, j)`` compute a check (both signatures usable, not known yet)?"""
+        key = (i, j) if i < j else (j, i)
+        return key not in self._answers and self._checkable(i) and self._checkable(j)
+
+    def remember(self, i: int, j: int, found: Match) -> None:
+        """Keep a match computed elsewhere (``parallel_checks``) as if ``match`` had made it."""
+        key = (i, j) if i < j else (j, i)
+        if key not in self._answers:
+            self._answers[key] = found
+            self.checked += 1
+
     def match(self, i: int, j: int) -> Match | None:
         """How rows i and j line up (None: no signature to check)."""
         key = (i, j) if i < j else (j, i)

@@ -1,0 +1,98 @@
+"""Full layout checks in worker processes give the groups one process gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgfinder.core import duplicates
+from imgfinder.core.catalog import FileRow
+from imgfinder.core.decoder import decode_for_model
+from imgfinder.core.duplicates import DuplicateFinder
+from imgfinder.core.layout import Layout, LayoutVerifier, match
+from imgfinder.core.parallel_checks import CheckPool
+from imgfinder.core.progress import Cancelled, CancelToken
+from imgfinder.model.edits import BENCHMARK_EDITS
+
+
+@pytest.fixture(scope="module")
+def library(photos_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[FileRow], list[bytes]]:
+    """Two shots of each of three photos, each shot with four versions: 24 files."""
+    folder = tmp_path_factory.mktemp("versions")
+    files = []
+    for p in sorted(photos_dir.glob("*.jpg"))[:3]:
+        with Image.open(p) as img:
+            img = img.convert("RGB")
+            img.thumbnail((600, 600))
+        w, h = img.size
+        shots = [img.crop((0, 0, int(w * 0.45), int(h * 0.85))), img.crop((w - int(w * 0.45), h - int(h * 0.85), w, h))]
+        for n, shot in enumerate(shots):
+            for edit in ("original", "jpeg50", "rot90", "grey"):
+                out = shot if edit == "original" else BENCHMARK_EDITS[edit](shot)
+                path = folder / f"{p.stem}_{n}_{edit}.jpg"
+                out.convert("RGB").save(path, quality=92)
+                files.append(path)
+    decoded = [decode_for_model(str(f), 160) for f in files]
+    rows = [FileRow(i, str(f), f.stat().st_size, 0, d.content_hash, 1, 1, None) for i, (f, d) in enumerate(zip(files, decoded))]
+    return rows, [d.layout for d in decoded]
+
+
+def _finder(rows, layouts, workers: int) -> DuplicateFinder:
+    vectors = np.ones((len(rows), 4), np.float32) / 2  # an embedding that calls everything alike
+    finder = DuplicateFinder(rows, vectors, layouts=layouts, workers=workers)
+    finder._pairs = [(i, j, 1.0) for i in range(len(rows)) for j in range(i + 1, len(rows))]
+    return finder
+
+
+@pytest.mark.parametrize("batch", [4096, 16])
+def test_workers_find_the_groups_one_process_finds(library, monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
+    """One batch, and many (the checks of batch k + 1 run while batch k is merged)."""
+    from imgfinder.core import grouping
+
+    rows, layouts = library
+    monkeypatch.setattr(duplicates, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(grouping, "PREFETCH", batch)
+    one = _finder(rows, layouts, workers=1)
+    two = _finder(rows, layouts, workers=2)
+
+    def names(finder: DuplicateFinder) -> list[list[str]]:
+        return sorted(sorted(Path(m.row.path).name for m in g.members) for g in finder.groups(0.9))
+
+    expected = names(one)
+    assert len(expected) == 6 and all(len(g) == 4 for g in expected)  # each shot's four versions
+    assert names(two) == expected
+    assert two.stats.checked_ahead > 0 and one.stats.checked_ahead == 0
+    assert two.stats.checked == one.stats.checked  # the same checks were asked for, in the same order
+
+
+def test_a_match_from_a_worker_is_the_match_made_here(library) -> None:
+    rows, layouts = library
+    here = LayoutVerifier(layouts)
+    there = LayoutVerifier(layouts)
+    pairs = [(0, 1), (0, 4), (2, 9), (5, 3)]
+    with CheckPool(2) as pool:
+        assert pool.fill(there, [p[0] for p in pairs], [p[1] for p in pairs]) == 4
+        assert pool.fill(there, [0], [1]) == 0  # known already
+    for i, j in pairs:
+        assert there.match(i, j) == here.match(i, j) == match(Layout.from_bytes(layouts[min(i, j)]),
+                                                               Layout.from_bytes(layouts[max(i, j)]))
+    assert there.checked == 4
+
+
+def test_a_cancel_stops_the_workers(library) -> None:
+    rows, layouts = library
+    cancel = CancelToken()
+    cancel.cancel()
+    with CheckPool(2) as pool, pytest.raises(Cancelled):
+        pool.fill(LayoutVerifier(layouts), list(range(12)), list(range(12, 24)), cancel)
+
+
+def test_pairs_of_linked_photos_come_together() -> None:
+    from imgfinder.core.parallel_checks import by_component
+
+    order = by_component({(1, 9), (2, 3), (3, 8), (1, 5), (4, 6)})
+    assert order == [(1, 5), (1, 9), (2, 3), (3, 8), (4, 6)]
+    assert by_component({(5, 7), (0, 7), (2, 4)}) == [(0, 7), (5, 7), (2, 4)]
