@@ -639,6 +639,7 @@ class LayoutVerifier:
         self.cache_size = cache_size
         self._layouts: dict[int, Layout] = {}
         self._answers: dict[tuple[int, int], Match] = {}
+        self._pending: dict[tuple[int, int], Callable[[], None]] = {}  # checks under way elsewhere
         self._plausible: dict[tuple[int, int], bool] = {}
         self._thumbs: ThumbCache | None = None  # plausible_many's filter data
         self._valid: np.ndarray | None = None
@@ -710,13 +711,22 @@ class LayoutVerifier:
         return raw is not None and len(raw) == SIDE * SIDE
 
     def needs_match(self, i: int, j: int) -> bool:
-        """Would ``match(i, j)`` compute a check (both signatures usable, not known yet)?"""
+        """Would ``match(i, j)`` compute a check (both signatures usable, not known or
+        under way yet)?"""
         key = (i, j) if i < j else (j, i)
-        return key not in self._answers and self._checkable(i) and self._checkable(j)
+        return (key not in self._answers and key not in self._pending
+                and self._checkable(i) and self._checkable(j))
+
+    def expect(self, pairs: list[tuple[int, int]], wait: Callable[[], None]) -> None:
+        """These pairs (i < j) are being checked elsewhere: ``match`` calls ``wait`` (which
+        ``remember``s them) instead of checking one again."""
+        for key in pairs:
+            self._pending[key] = wait
 
     def remember(self, i: int, j: int, found: Match) -> None:
         """Keep a match computed elsewhere (``parallel_checks``) as if ``match`` had made it."""
         key = (i, j) if i < j else (j, i)
+        self._pending.pop(key, None)
         if key not in self._answers:
             self._answers[key] = found
             self.checked += 1
@@ -724,6 +734,9 @@ class LayoutVerifier:
     def match(self, i: int, j: int) -> Match | None:
         """How rows i and j line up (None: no signature to check)."""
         key = (i, j) if i < j else (j, i)
+        wait = self._pending.pop(key, None)
+        if wait is not None:
+            wait()
         if key in self._answers:
             return self._answers[key]
         a, b = self._layout(key[0]), self._layout(key[1])

@@ -138,21 +138,34 @@ class CheckPool:
         futures: list[Future] = [
             self._pool.submit(_match_chunk, [(signatures[i], signatures[j]) for i, j in chunk]) for chunk in chunks
         ]
+        done = [False] * len(chunks)
 
-        def collect() -> int:
+        def take(n: int) -> None:
+            """Hand chunk n's matches to the verifier (waiting for them if need be)."""
+            if done[n]:
+                return
+            done[n] = True
             try:
-                for chunk, future in zip(chunks, futures):
-                    if cancel is not None:
-                        cancel.raise_if_cancelled()
-                    pid, peak, found = future.result()
-                    self.peak_mb[pid] = max(self.peak_mb.get(pid, 0.0), peak)
-                    for (i, j), fields in zip(chunk, found):
-                        verifier.remember(i, j, Match(*fields))
+                pid, peak, found = futures[n].result()
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
-            self.computed += len(todo)
+            self.peak_mb[pid] = max(self.peak_mb.get(pid, 0.0), peak)
+            for (i, j), fields in zip(chunks[n], found):
+                verifier.remember(i, j, Match(*fields))
+            self.computed += len(chunks[n])
+
+        for n, chunk in enumerate(chunks):
+            # A pair the grouping asks about before its batch is collected waits for its
+            # chunk instead of being checked a second time here.
+            verifier.expect(chunk, lambda n=n: take(n))
+
+        def collect() -> int:
+            for n in range(len(chunks)):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                take(n)
             return len(todo)
 
         return collect
