@@ -118,18 +118,25 @@ def test_stores_exif_facts_and_forgets_them_with_the_file(tmp_path: Path) -> Non
         assert cat._conn.execute("SELECT COUNT(*) FROM photo_meta").fetchone()[0] == 0
 
 
+def _old_catalog(db: Path, version: int) -> Path:
+    """A catalog as schema ``version`` made it, holding one row for /x.jpg."""
+    from imgfinder.core import catalog as mod
+
+    conn = sqlite3.connect(db)
+    for script in mod._MIGRATIONS[:version]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version={version}")
+    conn.execute("INSERT INTO files(path, size, mtime_ns, hash, indexed_at) VALUES (?, 1, 2, 'h', 0)", (b"/x.jpg",))
+    conn.commit()
+    conn.close()
+    return db
+
+
 def test_migrates_a_version_4_catalog_to_exif_facts(tmp_path: Path) -> None:
     """A catalog made before EXIF facts were stored keeps its rows, which have no facts
     (whoever needs them reads the file) until they are indexed again."""
-    from imgfinder.core import catalog as mod
-
-    db = tmp_path / "v4.db"
+    db = _old_catalog(tmp_path / "v4.db", 4)
     conn = sqlite3.connect(db)
-    for script in mod._MIGRATIONS[:4]:
-        conn.executescript(script)
-    conn.execute("PRAGMA user_version=4")
-    conn.execute("INSERT INTO files(path, size, mtime_ns, hash, indexed_at) VALUES (?, 1, 2, 'h', 0)", (b"/x.jpg",))
-    conn.commit()
     assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='photo_meta'").fetchone()[0] == 0
     conn.close()
     with Catalog(db) as cat:
@@ -143,16 +150,7 @@ def test_migrates_a_version_4_catalog_to_exif_facts(tmp_path: Path) -> None:
 def test_migrates_a_version_5_catalog_to_chroma(tmp_path: Path) -> None:
     """Rows written before schema 6 have no chroma (not known to be greyscale) until they
     are indexed again; rows written since keep theirs, and identical bytes reuse it."""
-    from imgfinder.core import catalog as mod
-
-    db = tmp_path / "v5.db"
-    conn = sqlite3.connect(db)
-    for script in mod._MIGRATIONS[:5]:
-        conn.executescript(script)
-    conn.execute("PRAGMA user_version=5")
-    conn.execute("INSERT INTO files(path, size, mtime_ns, hash, indexed_at) VALUES (?, 1, 2, 'h', 0)", (b"/x.jpg",))
-    conn.commit()
-    conn.close()
+    db = _old_catalog(tmp_path / "v5.db", 5)
     vec = np.ones(4, np.float32)
     with Catalog(db) as cat:
         assert cat.schema_version == SCHEMA_VERSION == 6

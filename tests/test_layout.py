@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import rows_with_layouts, shots_with_versions
 from imgfinder.core.catalog import SCHEMA_VERSION, Catalog, FileRecord
 from imgfinder.core.decoder import decode_for_model
 from imgfinder.core.duplicates import DuplicateFinder
@@ -102,22 +103,10 @@ def test_verifier_without_signatures_trusts_the_embedding() -> None:
 def test_duplicate_finder_splits_two_shots_of_one_scene(tmp_path: Path, scenes: list[Image.Image]) -> None:
     """Embeddings that call everything one picture (all vectors equal): the layouts keep
     two shots of one scene apart and the copies together."""
-    img = scenes[1]
-    w, h = img.size
-    shots = [img.crop((0, 0, int(w * 0.45), int(h * 0.85))), img.crop((w - int(w * 0.45), h - int(h * 0.85), w, h))]
-    files = []
-    for n, shot in enumerate(shots):
-        for edit in ("original", "jpeg50", "rot90", "crop80"):
-            out = shot if edit == "original" else BENCHMARK_EDITS[edit](shot)
-            path = tmp_path / f"{n}_{edit}.jpg"
-            out.convert("RGB").save(path, quality=92)
-            files.append(path)
-    decoded = [decode_for_model(str(p), 160) for p in files]
-    from imgfinder.core.catalog import FileRow
-
-    rows = [FileRow(i, str(p), p.stat().st_size, 0, d.content_hash, 1, 1, None) for i, (p, d) in enumerate(zip(files, decoded))]
+    files = shots_with_versions(scenes[1], ("original", "jpeg50", "rot90", "crop80"), tmp_path)
+    rows, layouts = rows_with_layouts(files)
     vectors = np.ones((len(rows), 4), np.float32) / 2
-    finder = DuplicateFinder(rows, vectors, layouts=[d.layout for d in decoded])
+    finder = DuplicateFinder(rows, vectors, layouts=layouts)
     finder._pairs = [(i, j, 1.0) for i in range(len(rows)) for j in range(i + 1, len(rows))]
     groups = finder.groups(0.9)
     got = sorted(sorted(Path(m.row.path).name[0] for m in g.members) for g in groups)

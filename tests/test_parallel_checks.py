@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import rows_with_layouts, shots_with_versions
 from imgfinder.core import duplicates
 from imgfinder.core.catalog import FileRow
-from imgfinder.core.decoder import decode_for_model
 from imgfinder.core.duplicates import DuplicateFinder
 from imgfinder.core.layout import Layout, LayoutVerifier, match
 from imgfinder.core.parallel_checks import CheckPool
 from imgfinder.core.progress import Cancelled, CancelToken
-from imgfinder.model.edits import BENCHMARK_EDITS
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +26,8 @@ def library(photos_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
         with Image.open(p) as img:
             img = img.convert("RGB")
             img.thumbnail((600, 600))
-        w, h = img.size
-        shots = [img.crop((0, 0, int(w * 0.45), int(h * 0.85))), img.crop((w - int(w * 0.45), h - int(h * 0.85), w, h))]
-        for n, shot in enumerate(shots):
-            for edit in ("original", "jpeg50", "rot90", "grey"):
-                out = shot if edit == "original" else BENCHMARK_EDITS[edit](shot)
-                path = folder / f"{p.stem}_{n}_{edit}.jpg"
-                out.convert("RGB").save(path, quality=92)
-                files.append(path)
-    decoded = [decode_for_model(str(f), 160) for f in files]
-    rows = [FileRow(i, str(f), f.stat().st_size, 0, d.content_hash, 1, 1, None) for i, (f, d) in enumerate(zip(files, decoded))]
-    return rows, [d.layout for d in decoded]
+        files += shots_with_versions(img, ("original", "jpeg50", "rot90", "grey"), folder, prefix=f"{p.stem}_")
+    return rows_with_layouts(files)
 
 
 def _finder(rows, layouts, workers: int) -> DuplicateFinder:

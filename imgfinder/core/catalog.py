@@ -460,19 +460,17 @@ class Catalog:
 
     def chromas(self, ids: Iterable[int]) -> dict[int, float]:
         """``decoder.chroma`` of the rows ``ids`` that have one (rows written since schema 6)."""
-        ids = list(ids)
-        out: dict[int, float] = {}
-        with self._lock:
-            out.update(self._select_in("SELECT id, chroma FROM files WHERE chroma IS NOT NULL AND id IN ({marks})", ids))
-        return out
+        return self._column_of("chroma", ids)
 
     def layouts(self, ids: Iterable[int]) -> dict[int, bytes]:
         """Layout signatures of the rows ``ids`` that have one."""
-        ids = list(ids)
-        out: dict[int, bytes] = {}
+        return self._column_of("layout", ids)
+
+    def _column_of(self, column: str, ids: Iterable[int]) -> dict[int, Any]:
+        """Row id -> ``column`` for the rows ``ids`` where it is set (``column`` is ours, never input)."""
         with self._lock:
-            out.update(self._select_in("SELECT id, layout FROM files WHERE layout IS NOT NULL AND id IN ({marks})", ids))
-        return out
+            return dict(self._select_in(f"SELECT id, {column} FROM files WHERE {column} IS NOT NULL AND id IN ({{marks}})",
+                                        list(ids)))
 
     def embeddings(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every file embedded with ``model_id``; vectors are float32 (N, d).
