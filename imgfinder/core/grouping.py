@@ -3,9 +3,10 @@
 Single-linkage grouping (connected components of the "similar" graph) lets A~B, B~C,
 C~D put A and D in one group although they share nothing: bursts and gradual edits
 chain whole folders together. We use complete linkage instead: pairs are merged
-strongest first, and two groups join only if *every* cross pair is above the threshold,
-checked on the exact vectors. Every group is therefore a clique: each member is a
-duplicate of each other member, which is what a user expects when told "these are the
+strongest first, and two groups join only if *every* cross pair passes (above the
+threshold on the exact vectors, or, with the pixel check, checked pixel by pixel and
+above a lower cross floor: see below). Every group is therefore a clique: each member is
+a duplicate of each other member, which is what a user expects when told "these are the
 same photo". Only candidate pairs from a k-nearest-neighbour search are considered, so
 no N-by-N matrix is ever built.
 
