@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import rows_with_layouts, shots_with_versions
+from photo_versions import rows_with_layouts, shots_with_versions
 from imgfinder.core.catalog import SCHEMA_VERSION, Catalog, FileRecord
 from imgfinder.core.decoder import decode_for_model
 from imgfinder.core.duplicates import DuplicateFinder

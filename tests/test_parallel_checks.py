@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import rows_with_layouts, shots_with_versions
+from photo_versions import rows_with_layouts, shots_with_versions
 from imgfinder.core import duplicates
 from imgfinder.core.catalog import FileRow
 from imgfinder.core.duplicates import DuplicateFinder
