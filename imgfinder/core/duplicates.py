@@ -9,9 +9,10 @@ threshold above it without touching the model or the index (the GUI's slider).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -24,7 +25,8 @@ from .group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KindJudge, group
 from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups
 from .knn import PairArrays, iter_near_pairs
 from .layout import LayoutVerifier
-from .parallel_checks import PARALLEL_MIN, CheckPool, usable_cores
+from .cpus import usable_cores
+from .parallel_checks import PARALLEL_MIN, CheckPool
 from .progress import CancelToken, Progress
 
 DEFAULT_FLOOR = 0.75  # candidate pairs are kept down to here: the lowest threshold, and room for GREY_PAIR_SLACK
@@ -246,10 +248,9 @@ class DuplicateFinder:
         self.stats = VerificationStats()
         clusters: list[list[int]] = []
         pool = self._check_pool(threshold)
-        match_ahead = None
-        if pool is not None and verifier is not None:
-            def match_ahead(first: list[int], second: list[int]) -> Callable[[], int]:
-                return pool.submit(verifier, first, second, cancel)
+        # Start the checks of a batch in the workers; returns the function that waits for them.
+        match_ahead = functools.partial(pool.submit, verifier, cancel=cancel) \
+            if pool is not None and verifier is not None else None
         try:
             for item in iter_complete_linkage_groups(
                 self.vectors, self._pairs, threshold, cannot_link, same_picture,
@@ -285,9 +286,7 @@ class DuplicateFinder:
         and more than one core (``core.parallel_checks``); None otherwise."""
         if self.verifier is None or self.workers < 2:
             return None
-        pairs = self._pairs
-        live = int(np.count_nonzero(pairs.s >= threshold)) if isinstance(pairs, PairArrays) else \
-            sum(1 for p in pairs if p[2] >= threshold)
+        live = int(np.count_nonzero(PairArrays.from_pairs(self._pairs).s >= threshold))
         return CheckPool(self.workers) if live >= PARALLEL_MIN else None
 
     def _judge(self) -> KindJudge:

@@ -22,18 +22,12 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from .cpus import usable_cores
 from .layout import Layout, LayoutVerifier, Match, match
 from .progress import CancelToken
 
 PARALLEL_MIN = 2_000  # pairs at or above the threshold from which checks run in workers
 CHUNK = 48  # pairs per task: ~0.15 s of work, a cancel is noticed within that
-
-
-def usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 WORKER_LAYOUTS = 512  # layouts a worker keeps between tasks (~200 KB each)

@@ -29,17 +29,17 @@ subclass provides :meth:`BackboneEmbedder.load`, :attr:`BackboneEmbedder.loaded`
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from imgfinder.core.cpus import usable_cores
 from imgfinder.core.decoder import PREPROCESSING_ID
 from imgfinder.model.efficientnet_lite import ARCH_ID, HEAD_CHANNELS
 from imgfinder.model.weights import file_fingerprint
 
-__all__ = ["BackboneEmbedder", "HeadWeights", "load_head", "turned_views", "mean_of_turns", "usable_cores"]
+__all__ = ["BackboneEmbedder", "HeadWeights", "apply_head", "load_head", "turned_views", "mean_of_turns", "usable_cores"]
 
 HeadWeights = list[tuple[np.ndarray, np.ndarray]]
 """Projection head: dense layers ``(kernel (in, out), bias (out,))`` in order."""
@@ -75,13 +75,16 @@ def load_head(path: str | Path, in_dim: int = HEAD_CHANNELS) -> HeadWeights:
     return layers
 
 
-def usable_cores() -> int:
-    """CPU cores this process may run on (the runtimes' thread count: intra-op = cores gave
-    the best throughput on 2 cores, ~95 img/s vs ~63 with 1 thread on TensorFlow)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+def apply_head(layers: HeadWeights, x: np.ndarray) -> np.ndarray:
+    """Descriptors through a head's dense layers (ReLU between them, none after), not yet
+    L2-normalised: how the app, and the training command's report, apply a head."""
+    x = np.asarray(x, dtype=np.float32)
+    last = len(layers) - 1
+    for i, (k, b) in enumerate(layers):
+        x = x @ k + b
+        if i != last:
+            x = np.maximum(x, 0.0)
+    return x.astype(np.float32, copy=False)
 
 
 def turned_views(images: np.ndarray, turns: int) -> np.ndarray:
@@ -240,9 +243,4 @@ class BackboneEmbedder:
 
     def _apply_head(self, x: np.ndarray) -> np.ndarray:
         assert self._head is not None
-        last = len(self._head) - 1
-        for i, (k, b) in enumerate(self._head):
-            x = x @ k + b
-            if i != last:
-                np.maximum(x, 0.0, out=x)
-        return x.astype(np.float32, copy=False)
+        return apply_head(self._head, x)

@@ -35,7 +35,7 @@ from PIL import Image
 
 from imgfinder.core.decoder import PREPROCESSING_ID, open_image, square_pixels
 from imgfinder.core.scanner import scan
-from imgfinder.model.edits import brightness, crop_area, greyscale, random_edit_chain, rescale
+from imgfinder.model.edits import brightness, greyscale, random_edit_chain, rescale
 from imgfinder.shipped import HEAD_FILE, WHITENING_FILE
 
 # Training is a developer action run from the repository root: by default it replaces the
@@ -442,22 +442,6 @@ def plain_descriptors(photos: list[str]) -> np.ndarray:
     return embedder.features(pixels)
 
 
-def load_head_file(path: Path):
-    from imgfinder.model.embedder_base import load_head
-
-    return load_head(path)
-
-
-def apply_head(layers, features: np.ndarray) -> np.ndarray:
-    """The head as the app applies it (numpy): dense layers, ReLU between, L2-normalised."""
-    x = np.asarray(features, dtype=np.float32)
-    for i, (k, b) in enumerate(layers):
-        x = x @ k + b
-        if i != len(layers) - 1:
-            x = np.maximum(x, 0.0)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m imgfinder.model.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path, action="append", required=True, help="folder of photos (repeatable)")
@@ -522,10 +506,13 @@ def main(argv: list[str] | None = None) -> int:
         head, curve = train_head(views, config, init_head=init)
         export_head(head, args.out)
     elapsed = time.monotonic() - started
-    layers = load_head_file(args.out)
+    from imgfinder.core.embedding import l2_normalise
+    from imgfinder.model.embedder_base import apply_head, load_head
+
+    layers = load_head(args.out)
 
     def embed(features: np.ndarray) -> np.ndarray:
-        return apply_head(layers, features)
+        return l2_normalise(apply_head(layers, features))
 
     report = {
         "photos": [Path(p).name for p in photos],
