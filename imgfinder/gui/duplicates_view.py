@@ -18,6 +18,7 @@ from ..core.file_actions import is_under
 from .icons import icon
 from .models import PathRole, human_bytes
 from .wording import plural
+from .widgets import LabelsWhenRoom
 from .workers import ThumbnailLoader
 
 MemberRole = Qt.ItemDataRole.UserRole + 10
@@ -159,6 +160,7 @@ class DuplicatesView(QWidget):
         self.act_undo = self.toolbar.addAction(icon("undo"), "Undo", self.undo_requested.emit)
         self.act_export = self.toolbar.addAction(icon("export"), "Export…", self.export_requested.emit)
         self.toolbar.addSeparator()
+        self.toolbar_fit = LabelsWhenRoom(self.toolbar, keep_longest=[self.act_trash, self.act_auto, self.act_find])
         self.kind_filter = QComboBox()
         self.kind_filter.setObjectName("kindFilter")
         self.kind_filter.setToolTip("Show one kind of group: exact copies (same bytes), edited copies of one "

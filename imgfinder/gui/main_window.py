@@ -39,7 +39,7 @@ from .models import PathRole, RowRole, folder_hints, human_bytes
 from .problems_view import ProblemsView
 from .settings import AppSettings
 from .similar_view import SimilarView
-from .widgets import ElidedLabel, PhotoGrid
+from .widgets import ElidedLabel, LabelsWhenRoom, PhotoGrid
 from .wording import photos, plural
 from .workers import TaskRunner, ThumbnailLoader
 
@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_add, self.act_rescan, None, self.act_similar, self.act_duplicates, None, self.act_undo):
             tb.addSeparator() if a is None else tb.addAction(a)
         self.addToolBar(tb)
+        self.toolbar_fit = LabelsWhenRoom(tb, keep_longest=[self.act_add, self.act_duplicates])
         self.act_undo.setEnabled(True)
 
     # -- startup and shutdown -------------------------------------------------------------------

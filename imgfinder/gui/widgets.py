@@ -1,12 +1,16 @@
-"""Small reusable widgets: an eliding label (long paths never widen the window) and the
-photo grid (a QListView in icon mode with uniform cells, so 100,000 items lay out in
-constant time)."""
+"""Small reusable widgets: an eliding label (long paths never widen the window), a toolbar
+that drops its labels before it hides buttons, and the photo grid (a QListView in icon
+mode with uniform cells, so 100,000 items lay out in constant time)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPainter
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QListView, QSizePolicy, QStyle, QStyleOption
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView, QLabel, QListView, QSizePolicy, QStyle, QStyleOption, QToolBar, QToolButton,
+)
 
 from .delegates import ThumbnailDelegate
 from .workers import ThumbnailLoader
@@ -46,6 +50,48 @@ class ElidedLabel(QLabel):
         text = self.fontMetrics().elidedText(self._full, self._mode, self.contentsRect().width())
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.drawText(self.contentsRect(), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), text)
+
+
+class LabelsWhenRoom(QObject):
+    """Keeps a toolbar's buttons on screen when it is narrow: labels go first (the label
+    stays as the tooltip), from the last button back; those of ``keep_longest`` go last,
+    and its first one keeps its label longest.
+    Without it a narrow window hides the last buttons (Trash, Move, Undo in the
+    Duplicates tab) behind the overflow arrow."""
+
+    def __init__(self, toolbar: QToolBar, keep_longest: Sequence[QAction] = ()) -> None:
+        super().__init__(toolbar)
+        self.toolbar = toolbar
+        self.keep_longest = list(keep_longest)
+        toolbar.installEventFilter(self)
+
+    def _buttons(self) -> list[QToolButton]:
+        """The buttons whose labels may go, in the order they go."""
+        actions = [a for a in self.toolbar.actions() if not a.isSeparator() and not a.icon().isNull()]
+        order = [a for a in reversed(actions) if a not in self.keep_longest]
+        order += [a for a in reversed(self.keep_longest) if a in actions]
+        buttons = [self.toolbar.widgetForAction(a) for a in order]
+        return [b for b in buttons if isinstance(b, QToolButton)]
+
+    def fit(self) -> None:
+        buttons = self._buttons()
+        for button in buttons:
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        room = self.toolbar.width()
+        for button in buttons:
+            if self.toolbar.sizeHint().width() <= room:
+                break
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+
+    def labelled(self) -> list[str]:
+        """The texts of the buttons that show their label now (for tests)."""
+        return [b.defaultAction().text() for b in self._buttons()
+                if b.toolButtonStyle() != Qt.ToolButtonStyle.ToolButtonIconOnly]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.toolbar and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self.fit()
+        return False
 
 
 class PhotoGrid(QListView):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from gui_helpers import index_and_wait
 from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QToolBar
 
 from imgfinder.core.catalog import FileRow
 from imgfinder.gui.workers import ThumbnailLoader
@@ -37,6 +38,37 @@ def test_layout_fits_1280x720_with_long_paths(qtbot, make_window, photo_paths, t
         window.find_similar(str(photo))
     assert window.width() <= 1280
 
+
+
+def test_a_narrow_window_keeps_every_toolbar_button_on_screen(qtbot, make_window) -> None:
+    """Labels give way before buttons: at 900 px the Duplicates tab's Trash, Move, Undo and
+    Export used to hide behind the toolbar's overflow arrow."""
+    window = make_window()
+    window.tabs.setCurrentWidget(window.duplicates_view)
+    dv = window.duplicates_view
+    bars = [(window.findChild(QToolBar, "mainToolbar"), window.toolbar_fit), (dv.toolbar, dv.toolbar_fit)]
+    every = {id(bar): [a for a in bar.actions() if not a.isSeparator()] for bar, _ in bars}
+
+    def all_on_screen(bar) -> bool:
+        return all(bar.widgetForAction(a).isVisible() for a in every[id(bar)])
+
+    window.resize(1400, 800)
+    qtbot.waitUntil(lambda: all(all_on_screen(bar) for bar, _ in bars), timeout=5000)
+    assert "Trash…" in dv.toolbar_fit.labelled() and "Export…" in dv.toolbar_fit.labelled()
+    wide = {id(bar): fit.labelled() for bar, fit in bars}
+    assert all(len(wide[id(bar)]) == len([a for a in every[id(bar)] if not a.icon().isNull()]) for bar, _ in bars)
+
+    for width in (900, 760):
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda: window.width() <= max(width, window.minimumSizeHint().width()), timeout=5000)
+        qtbot.wait(50)
+        for bar, fit in bars:
+            assert all_on_screen(bar), (width, bar.objectName(), fit.labelled())
+    labelled = dv.toolbar_fit.labelled()
+    assert len(labelled) < len(wide[id(dv.toolbar)])  # some labels went ...
+    assert "Trash…" in labelled or labelled == []  # ... the destructive action's last
+    window.resize(1400, 800)
+    qtbot.waitUntil(lambda: dv.toolbar_fit.labelled() == wide[id(dv.toolbar)], timeout=5000)
 
 def test_compare_view_and_export(qtbot, make_window, gui_photos: Path, tmp_path: Path) -> None:
     window = make_window()
