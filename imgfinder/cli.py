@@ -683,6 +683,10 @@ def _cmd_similar(library, args: argparse.Namespace) -> int:
         if not answer_rows and args.min_score > 0:
             sys.stdout.flush()
             _note(f"no indexed photo is at least {percent(args.min_score)} similar to {query}")
+        elif not answer_rows:  # every file indexed was unreadable, or the query is the only photo
+            sys.stdout.flush()
+            _note(f"nothing to compare {query} with: the library holds no other photo that could be read "
+                  "('imgfinder index' lists what could not be read)")
     return code
 
 

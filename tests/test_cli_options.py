@@ -125,6 +125,28 @@ def test_min_score_takes_percent_or_fraction(capsys, tmp_path, folder) -> None:
     assert code == 1 and "above 100%" in err
 
 
+def test_similar_says_when_there_is_nothing_to_compare_with(capsys, tmp_path, photo_paths) -> None:
+    """A library whose only files are unreadable, or whose one photo is the query itself,
+    used to answer with silence."""
+    lib, data = tmp_path / "lib", str(tmp_path / "d")
+    (lib / "broken").mkdir(parents=True)
+    (lib / "broken" / "a.jpg").write_bytes(b"not a jpeg")
+    query = small_copy(photo_paths[0], tmp_path / "query.jpg")
+    code, _, _ = cli(capsys, "index", str(lib), "--data-dir", data, "-q")
+    assert code == 2  # one file could not be read
+    code, out, err = cli(capsys, "similar", str(query), "--data-dir", data)
+    assert code == 0 and out == ""
+    assert "nothing to compare" in err and "query.jpg" in err
+    code, out, _ = cli(capsys, "similar", str(query), "--data-dir", data, "--json")
+    assert json.loads(out)["results"] == []  # machines get the plain empty list
+    small_copy(photo_paths[0], lib / "only.jpg")
+    cli(capsys, "index", str(lib), "--data-dir", data, "-q")
+    code, out, err = cli(capsys, "similar", str(lib / "only.jpg"), "--data-dir", data)
+    assert code == 0 and out == "" and "nothing to compare" in err
+    code, out, err = cli(capsys, "similar", str(query), "--data-dir", data)
+    assert "only.jpg" in out and "nothing to compare" not in err
+
+
 def test_similar_on_a_folder_says_it_is_a_folder(capsys, tmp_path, folder) -> None:
     code, out, err = cli(capsys, "similar", str(folder), "--data-dir", str(tmp_path / "d"))
     assert code == 1 and out == ""
