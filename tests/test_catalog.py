@@ -63,8 +63,9 @@ def test_write_read_roundtrip_with_odd_path(tmp_path: Path) -> None:
         # Update in place keeps one row per path.
         cat.write_batch([FileRecord(odd, 11, 21, "h2", 3, 4, vec)], "m1")
         assert cat.count() == 2 and cat.states()[odd].size == 11
+        assert cat.readable_count() == 1  # the unreadable file is a problem, not a photo
         assert cat.remove_paths([odd]) == 1
-        assert cat.count() == 1
+        assert cat.count() == 1 and cat.readable_count() == 0
 
 
 def test_action_log_batches(tmp_path: Path) -> None:

@@ -397,8 +397,14 @@ class Catalog:
             return {_dec(p): FileState(i, s, m, mid, e, fid) for p, i, s, m, mid, e, fid in cur}
 
     def count(self) -> int:
+        """Every file the catalog knows, the unreadable ones included."""
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+
+    def readable_count(self) -> int:
+        """The files that were read as photos (what "N photos in the library" means)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM files WHERE error IS NULL").fetchone()[0])
 
     def _select_in(self, sql: str, ids: Sequence[int], before: Sequence[object] = ()) -> Iterator[tuple]:
         """The rows of ``sql`` for ``ids``, whose ``{marks}`` is replaced by one ``?`` per id,

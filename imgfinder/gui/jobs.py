@@ -62,7 +62,7 @@ class Engine:
     def open(self, ctx: TaskContext) -> int:
         """Open the catalog (cheap embedder constructor: the model loads lazily)."""
         self.library = Library(self.data_dir, self.embedder_factory())
-        return self.library.catalog.count()
+        return self.library.catalog.readable_count()
 
     def close(self) -> None:
         if self.library is not None:

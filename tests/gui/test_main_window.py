@@ -300,3 +300,16 @@ def test_the_gui_thread_never_reads_decodes_queries_or_embeds(qtbot, make_window
     assert seen, "the profile hook saw nothing: it is not measuring"
 
 
+
+
+def test_reopened_library_counts_photos_not_unreadable_files(qtbot, make_window, gui_photos: Path,
+                                                             tmp_path: Path, fake_embedder) -> None:
+    """The status after opening says how many photos there are: the broken file among
+    the 16 indexed is a problem (Problems tab), not a photo."""
+    from imgfinder.cli import main
+
+    data = tmp_path / "indexed"
+    assert main(["index", str(gui_photos), "--data-dir", str(data), "-q"], embedder_factory=lambda: fake_embedder) == 2
+    window = make_window(data_dir=data)
+    assert window.status_label.full_text() == "15 photos in the library"
+    assert window.engine.lib.catalog.count() == 16
