@@ -112,6 +112,23 @@ def is_false_group(group: dict, by_path: dict[str, dict]) -> bool:
     return None in families or len(set(families)) > 1
 
 
+def file_label(record: dict | None) -> str:
+    """What a file is, for the false-group breakdown: its ``kind`` (``shot``, ``burst``,
+    ``halfL`` ...), else ``copy`` (one original's file) or ``other``."""
+    if record is None:
+        return "unknown"
+    return record.get("kind") or ("copy" if record.get("family") is not None else "other")
+
+
+def false_group_kinds(false_groups: Sequence[dict], by_path: dict[str, dict]) -> dict[str, int]:
+    """How many false groups hold each mix of file kinds (``"burst"``, ``"mirror_of_other_shot+shot"``)."""
+    counts: dict[str, int] = {}
+    for g in false_groups:
+        key = "+".join(sorted({file_label(by_path.get(p)) for p in g["paths"]}))
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
@@ -193,7 +210,7 @@ def score(records: Sequence[dict], groups: Sequence[dict], edits: Iterable[str],
 
     result = {
         "files": len(records), "groups": len(groups), "files_in_groups": sum(len(g["paths"]) for g in groups),
-        "false_groups": len(false_groups),
+        "false_groups": len(false_groups), "false_group_kinds": false_group_kinds(false_groups, by_path),
         "false_group_examples": [[os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p) for p in g["paths"]]
                                  for g in false_groups[:5]],
         "true_pairs": len(truth), "grouped_pairs": len(predicted), "false_pairs": len(predicted - truth),
@@ -537,7 +554,8 @@ def print_tables(results: dict[str, dict]) -> None:
     print(table(rows, tuple(headers)))
     for n, r in results.items():
         if r["false_group_examples"]:
-            print(f"\n{n}: false groups, e.g.:")
+            kinds = ", ".join(f"{k}: {v}" for k, v in r["false_group_kinds"].items())
+            print(f"\n{n}: {r['false_groups']} false groups ({kinds}), e.g.:")
             for g in r["false_group_examples"]:
                 print("  " + ", ".join(g))
 

@@ -127,3 +127,21 @@ def test_normalise_groups_and_moved_paths_read_the_cli_json(tmp_path):
     assert groups == [{"paths": [b, a], "keep": a, "kind": "copies"}]
     assert ch.moved_paths(out) == {b}
     assert ch.moved_paths({"groups": []}) == set()
+
+
+def test_false_groups_are_broken_down_by_what_they_hold():
+    records = [
+        {"path": "s1", "family": None, "edit": None, "kind": "shot"},
+        {"path": "s2", "family": None, "edit": None, "kind": "shot"},
+        {"path": "m", "family": None, "edit": None, "kind": "mirror_of_other_shot"},
+        {"path": "b1", "family": None, "edit": None, "kind": "burst"},
+        {"path": "b2", "family": None, "edit": None, "kind": "burst"},
+        {"path": "b3", "family": None, "edit": None, "kind": "burst"},
+        {"path": "b4", "family": None, "edit": None, "kind": "burst"},
+    ]
+    groups = [group("b1", "b2"), group("s1", "m"), group("b3", "b4"), group("s1", "s2")]
+    s = ch.score(records, groups, EDITS)
+    assert s["false_groups"] == 4
+    assert s["false_group_kinds"] == {"burst": 2, "mirror_of_other_shot+shot": 1, "shot": 1}
+    assert list(s["false_group_kinds"]) == ["burst", "mirror_of_other_shot+shot", "shot"]
+    assert ch.score(RECORDS, [group("A", "X")], EDITS)["false_group_kinds"] == {"copy+other": 1}
