@@ -854,18 +854,9 @@ class Catalog:
             self._conn.executemany("UPDATE file_actions SET undone=2, state='skipped' WHERE id=?",
                                    [(i,) for i in action_ids])
 
-    def journal_problems(self) -> list[str]:
-        """What is wrong with the undo log (damaged rows), for ``repair``; [] if sound."""
-        problems = []
-        for e in self.journal_entries("1"):
-            if e.damage:
-                problems.append(f"undo entry {e.id}: {e.damage}")
-        return problems
-
-    def drop_damaged_entries(self, ids: Iterable[int]) -> None:
-        """Take damaged rows out of the undo log (``repair``, after reporting them)."""
-        with self._lock, self._conn:
-            self._conn.executemany("DELETE FROM file_actions WHERE id=?", [(i,) for i in ids])
+    def journal_problems(self) -> list[JournalEntry]:
+        """The damaged rows of the undo log not set aside yet, for ``repair``."""
+        return [e for e in self.journal_entries("undone<>2") if e.damage]
 
     # -- repair -------------------------------------------------------------------------
     def restore_salvaged(self, salvaged: Salvaged) -> None:
