@@ -508,12 +508,15 @@ def _regular(path: str) -> os.stat_result | None:
 
 
 def _remove_info_naming(action: str, dst: str, src: str) -> None:
-    """Remove the .trashinfo of trash entry ``dst`` if it names ``src`` (it is ours)."""
+    """Remove the .trashinfo of trash entry ``dst`` if it names ``src`` (it is ours), or
+    if it names nothing while ``dst`` holds no file: the reservation a kill cut short while
+    it was being written (it is made, exclusively, just after the journal's intent)."""
     if action != TRASH:
         return
     info = _trashinfo_path(Path(dst))
     try:
-        if _trashinfo_original(info.read_bytes(), Path(dst).parent.parent) == src:
+        original = _trashinfo_original(info.read_bytes(), Path(dst).parent.parent)
+        if original == src or (original is None and not os.path.lexists(dst)):
             os.unlink(info)
     except OSError:
         pass
