@@ -137,6 +137,13 @@ class CheckPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def _start(self) -> ProcessPoolExecutor:
+        """The workers, started on first use: spawned, each ending with this process."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_die_with_parent, initargs=(os.getpid(),))
+        return self._pool
+
     def fill(
         self, verifier: LayoutVerifier, first: Sequence[int], second: Sequence[int],
         cancel: CancelToken | None = None,
@@ -155,13 +162,11 @@ class CheckPool:
         todo = by_component({(min(i, j), max(i, j)) for i, j in zip(first, second) if verifier.needs_match(i, j)})
         if not todo:
             return lambda: 0
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_die_with_parent, initargs=(os.getpid(),))
+        pool = self._start()
         signatures = verifier.signatures
         chunks = [todo[k : k + CHUNK] for k in range(0, len(todo), CHUNK)]
         futures: list[Future] = [
-            self._pool.submit(_match_chunk, [(signatures[i], signatures[j]) for i, j in chunk]) for chunk in chunks
+            pool.submit(_match_chunk, [(signatures[i], signatures[j]) for i, j in chunk]) for chunk in chunks
         ]
         done = [False] * len(chunks)
 
