@@ -332,3 +332,17 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_pillow_warnings_become_the_files_reason_and_never_reach_stderr(capsys) -> None:
+    import warnings
+
+    from imgfinder.core import decoder
+
+    warnings.warn_explicit("Possibly corrupt EXIF data", UserWarning, "/site-packages/PIL/TiffImagePlugin.py", 1)
+    with pytest.raises(decoder.DecodeError) as caught:
+        with decoder._reasons("HEIC"):
+            warnings.warn_explicit("Truncated File Read", UserWarning, "/site-packages/PIL/ImageFile.py", 2)
+            raise RuntimeError("Invalid input: No 'ftyp' box\n\n")  # libheif's words, with its blank line
+    assert caught.value.reason == "corrupt HEIC file: Invalid input: No 'ftyp' box (Pillow warned: Truncated File Read)"
+    assert capsys.readouterr().err == ""
