@@ -5,18 +5,21 @@ applies the app's rules (``core.cleanup``) and its undoable file mover.
 
 Exit codes: 0 success, 1 usage or environment error (also: nothing indexed yet, nothing
 to undo, a clean-up not confirmed), 2 some files could not be read, moved or put back,
-130 interrupted.
+130 interrupted (Ctrl+C), 143 stopped by SIGTERM, 129 by SIGHUP (handled as Ctrl+C: every
+file moved so far is in the undo log).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sqlite3
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -173,7 +176,8 @@ def _epilog() -> str:
         _wrap("The options --data-dir, --json and --quiet may come before or after the command."),
         _wrap(
             "Exit codes: 0 success, 1 usage or environment error (also: nothing indexed yet, nothing to "
-            "undo, a clean-up not confirmed), 2 some files could not be read, moved or put back, 130 interrupted."
+            "undo, a clean-up not confirmed), 2 some files could not be read, moved or put back, 130 interrupted "
+            "(Ctrl+C), 143 stopped by SIGTERM, 129 by SIGHUP."
         ),
     ]
     return "\n".join(lines)
@@ -315,14 +319,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not ask first (without it, the command asks on the terminal, and refuses when "
                    "input is not a terminal)")
 
-    sub.add_parser(
+    p = sub.add_parser(
         "undo", parents=[common], formatter_class=formatter, epilog=see_env,
         help="put back the files the last clean-up moved",
         description=_wrap("Put back the files of the last trash or move (by 'duplicates --trash/--move-to' "
         "or the desktop app) that was not undone yet, each at its old path; a path taken by another "
         "file meanwhile is not overwritten (that file stays where it is, and a later undo tries again). "
-        "Run it again to undo the clean-up before that."),
+        "Run it again to undo the clean-up before that. A clean-up that was interrupted (Ctrl+C, kill, "
+        "a power cut) is settled first: each file it moved is back or in the log."),
     )
+    p.add_argument("--skip", action="store_true",
+                   help="set aside the entries of the last clean-up that cannot be put back (they stay where "
+                   "they are, and the log no longer offers them) and undo the clean-up before it")
 
     p = sub.add_parser(
         "forget", parents=[common], formatter_class=formatter, epilog=see_env,
@@ -385,6 +393,46 @@ def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embed
         return run_gui(data_dir=args.data_dir, paths=getattr(args, "paths", None))
     progress = ProgressPrinter(sys.stderr, args.quiet)
     data_dir = args.data_dir
+    with _stop_signals_as_interrupts():
+        return _main(args, data_dir, embedder_factory, progress)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``kill``, ``timeout``, systemd, closing the terminal): stopped as
+    Ctrl+C stops, so a clean-up under way settles its current file and its log."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_signals_as_interrupts():  # -> Iterator[None]
+    """While a command runs, SIGTERM and SIGHUP raise :class:`Stopped` in the main thread
+    (by default they end the process at once, between any two steps)."""
+    import signal
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    previous = {}
+    for name in names:
+        number = getattr(signal, name)
+        previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _main(args: argparse.Namespace, data_dir: Path | None, embedder_factory: Callable[[], Embedder] | None,
+          progress: ProgressPrinter) -> int:
     try:
         if data_dir is None:
             from .core.library import default_data_dir
@@ -405,13 +453,25 @@ def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embed
         progress.end()
         _error(str(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         progress.end()
+        if isinstance(exc, Stopped):
+            import signal
+
+            _error(f"stopped by {signal.Signals(exc.signum).name}", prefix="")
+            return 128 + exc.signum
         _error("interrupted", prefix="")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_closed_stdout()
+        return EXIT_BROKEN_PIPE
+    except DataFolderGone as exc:
+        progress.end()
+        _error(str(exc))
+        return EXIT_ERROR
     except OSError as exc:
         progress.end()
-        _error(_os_error(exc, data_dir))
+        _error(_disk_full(exc, data_dir) or _data_folder_gone(data_dir) or _os_error(exc, data_dir))
         return EXIT_ERROR
     except CatalogDamaged as exc:
         progress.end()
@@ -419,12 +479,69 @@ def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embed
         return EXIT_ERROR
     except sqlite3.Error as exc:
         progress.end()
-        _error(f"cannot use the catalog in {display_path(str(data_dir))}: {exc}")
+        _error(_disk_full(exc, data_dir) or _data_folder_gone(data_dir)
+               or f"cannot use the catalog in {display_path(str(data_dir))}: {exc}")
         return EXIT_ERROR
     except (RuntimeError, ImportError) as exc:
         progress.end()
         _error(str(exc))
         return EXIT_ERROR
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
+
+
+class DataFolderGone(Exception):
+    """The data folder (or its catalog) was deleted or moved away while the command ran."""
+
+
+def _quiet_closed_stdout() -> None:
+    """stdout's reader went away (``imgfinder undo | head -1``): end quietly, and keep
+    Python's final flush from reporting the closed pipe too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _disk_full(exc: BaseException, data_dir: Path | None) -> str | None:
+    """One line for a full disk (which disk, how much is free and how much more was
+    needed when that is known), or None if ``exc`` is not about a full disk. numpy says
+    "5760 requested and 992 written", SQLite "database or disk is full"."""
+    import errno
+    import re
+    import shutil
+
+    text = str(exc)
+    short = re.search(r"(\d+) requested and (\d+) written", text)
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or short is not None \
+        or "database or disk is full" in text
+    if not full:
+        return None
+    name = getattr(exc, "filename", None)
+    where = os.fsdecode(name) if name else str(data_dir or ".")
+    folder = Path(where)
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    mount = folder.resolve()
+    while mount.parent != mount and not os.path.ismount(mount):
+        mount = mount.parent
+    try:
+        free = human_size(shutil.disk_usage(folder).free)
+    except OSError:
+        free = "?"
+    needed = f"; at least {human_size(int(short.group(1)) - int(short.group(2)))} more was needed" if short else ""
+    return (f"the disk holding {display_path(str(where))} (mounted at {mount}) is full: {free} free{needed}. "
+            "Free some space there (or choose another --data-dir) and run the command again")
+
+
+def _data_folder_gone(data_dir: Path | None) -> str | None:
+    if data_dir is None or os.path.isdir(data_dir):
+        return None
+    return (f"the data folder {display_path(str(data_dir))} was deleted or moved away while imgfinder was "
+            "running: nothing was kept")
 
 
 def _error(message: str, prefix: str = "error: ") -> None:
@@ -470,11 +587,25 @@ def _cmd_repair(data_dir: Path, args: argparse.Namespace) -> int:
             "data_dir": str(report.data_dir), "damaged": report.damaged, "reason": report.reason,
             "kept": [str(p) for p in report.kept], "ignored_pairs": report.ignored_pairs,
             "undo_entries": report.actions, "photos": report.photos, "folders": report.folders,
+            "future_schema": report.future_schema, "damaged_undo_entries": report.journal,
+            "settled": report.settled, "sound": report.sound,
         }, indent=2))
-        return EXIT_OK
+        return EXIT_ERROR if report.future_schema is not None else EXIT_OK
     where = display_path(str(report.data_dir))
+    if report.future_schema is not None:
+        from .core.catalog import SCHEMA_VERSION
+
+        print(f"the catalog in {where} is of a newer imgfinder (schema {report.future_schema}; this one "
+              f"understands {SCHEMA_VERSION}): left as it is. Upgrade imgfinder to use it, or choose another "
+              "--data-dir")
+        return EXIT_ERROR
+    for line in report.journal:
+        print(f"damaged undo entry set aside (its file is not touched): {display_path(line)}")
+    if report.settled:
+        print(f"settled {_files(report.settled)} that an interrupted clean-up or undo left in flight")
     if not report.damaged:
-        print(f"the catalog in {where} is sound: nothing to repair")
+        if report.sound:
+            print(f"the catalog in {where} is sound: nothing to repair")
         return EXIT_OK
     kept = display_path(str(report.kept[0])) if report.kept else "(nothing left to keep)"
     print(f"the catalog was damaged ({report.reason}); it is kept as {kept}")
@@ -593,11 +724,19 @@ def _cmd_index(library, args: argparse.Namespace, progress: ProgressPrinter) -> 
         options["workers"] = args.workers
     if leave_out is not None:
         options["leave_out"] = leave_out
+    from .core.file_actions import recover
+
+    _report_recovery(recover(library.catalog))  # before the scan: a photo half-moved is settled
+    catalog_id = _identity(library.catalog.path)
     indexer = library.indexer(**options)
     started = time.monotonic()
     for p in indexer.run([str(r) for r in args.roots]):
         progress(p)
     progress.end()
+    if _identity(library.catalog.path) != catalog_id:
+        raise DataFolderGone(_data_folder_gone(library.data_dir) or (
+            f"the catalog {display_path(str(library.catalog.path))} was deleted or replaced while indexing: "
+            "nothing of this run was kept; index again"))
     summary = indexer.summary
     elapsed = time.monotonic() - started
     for hint in _photo_hints(args.roots, leave_out):
@@ -619,6 +758,14 @@ def _cmd_index(library, args: argparse.Namespace, progress: ProgressPrinter) -> 
         for path, reason in summary.problems:
             _note(f"cannot read {display_path(path)}: {reason}")
     return EXIT_UNREADABLE if summary.problems else EXIT_OK
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _cmd_similar(library, args: argparse.Namespace) -> int:
@@ -974,7 +1121,13 @@ def _cmd_undo(data_dir: Path, args: argparse.Namespace) -> int:
     if catalog is None:
         raise UsageError(f"nothing to undo: there is no library in {display_path(str(data_dir))}")
     with catalog:
-        result = FileMover(catalog).undo_last()
+        mover = FileMover(catalog)
+        result = mover.undo_last(skip=args.skip)
+    recovery = mover.recovery
+    if recovery is not None:
+        _report_recovery(recovery)
+    for src, dst in result.skipped:
+        _note(f"set aside {display_path(src)} (it stays at {display_path(dst)}; the log no longer offers it)")
     if result.batch is None:
         raise UsageError("nothing to undo: every clean-up logged in this library was undone already "
                          "(or none was made)")
@@ -993,7 +1146,21 @@ def _cmd_undo(data_dir: Path, args: argparse.Namespace) -> int:
         sys.stdout.flush()
     for path, why in result.failed:
         _note(f"not put back {display_path(path)}: {why}")
+    if result.failed:
+        _note(f"{_files(len(result.failed))} of this clean-up could not be put back and stay in the log; "
+              "'imgfinder undo' tries them again, 'imgfinder undo --skip' sets them aside and undoes the "
+              "clean-up before it")
     return EXIT_UNREADABLE if result.failed else EXIT_OK
+
+
+def _report_recovery(recovery) -> None:
+    """Say what an interrupted clean-up left and how it was settled (stderr)."""
+    if recovery.finished:
+        _note(f"an interrupted clean-up or undo was finished: {_files(len(recovery.finished))} settled in the log")
+    if recovery.rolled_back:
+        _note(f"an interrupted clean-up or undo was rolled back: {_files(len(recovery.rolled_back))} left in place")
+    for note in recovery.notes:
+        _note(note)
 
 
 def _cmd_forget(data_dir: Path, args: argparse.Namespace) -> int:

@@ -154,7 +154,7 @@ def test_migrates_a_version_5_catalog_to_chroma(tmp_path: Path) -> None:
     db = _old_catalog(tmp_path / "v5.db", 5)
     vec = np.ones(4, np.float32)
     with Catalog(db) as cat:
-        assert cat.schema_version == SCHEMA_VERSION == 6
+        assert cat.schema_version == SCHEMA_VERSION == 7
         (row,) = cat.rows()
         assert cat.chromas([row.id]) == {}
         cat.write_batch([FileRecord("/x.jpg", 1, 2, "h", 3, 4, vec, chroma=0.0),

@@ -129,6 +129,8 @@ def test_catalog_stores_layouts_and_migrates_from_v2(tmp_path: Path) -> None:
     conn.executescript(
         "ALTER TABLE files DROP COLUMN layout; ALTER TABLE files DROP COLUMN descriptor; "
         "ALTER TABLE files DROP COLUMN feature_id; ALTER TABLE files DROP COLUMN chroma; DROP TABLE photo_meta; "
+        "ALTER TABLE file_actions DROP COLUMN hash; ALTER TABLE file_actions DROP COLUMN size; "
+        "ALTER TABLE file_actions DROP COLUMN state; "
         "PRAGMA user_version=2;"
     )
     conn.close()

@@ -34,7 +34,7 @@ import numpy as np
 
 from .photo_info import EXIF_FIELDS, PhotoInfo
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 _IN_CHUNK = 900  # ids per "IN (...)" query: SQLite's bound-parameter limit is 999 on old builds
 
 # Each entry upgrades the schema from version (index) to version (index + 1).
@@ -111,7 +111,21 @@ _MIGRATIONS: list[str] = [
     # colour photo can be told from the stored row (``duplicates.GREY_PAIR_SLACK``).
     # NULL for rows written before: not known to be greyscale.
     "ALTER TABLE files ADD COLUMN chroma REAL;",
+    # 6 -> 7: the undo log becomes a write-ahead journal (``file_actions``): each move is
+    # logged, durably, with the content hash and size of the photo *before* it moves
+    # (state 'pending'), then marked 'done'; an undo marks it 'undoing' before the file goes
+    # back. After a kill, ``file_actions.recover`` finds the entries still in flight and
+    # finishes or rolls them back. 'skipped': set aside by ``undo --skip`` (undone=2).
+    """
+    ALTER TABLE file_actions ADD COLUMN hash TEXT;
+    ALTER TABLE file_actions ADD COLUMN size INTEGER;
+    ALTER TABLE file_actions ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
+    """,
 ]
+
+# States of a journal entry (``file_actions.state``).
+PENDING, DONE, UNDOING, UNDONE, SKIPPED = "pending", "done", "undoing", "undone", "skipped"
+ACTIONS = ("trash", "move")
 
 
 BUSY_TIMEOUT = 30.0  # seconds another process may hold the write lock before we give up
@@ -249,6 +263,68 @@ class FileRecord:
 
 
 _META_COLUMNS = ", ".join(EXIF_FIELDS)
+
+
+@dataclass
+class JournalEntry:
+    """One row of the undo journal; ``damage`` says why it cannot be trusted (or None)."""
+
+    id: int
+    batch: int
+    action: str
+    source: str
+    destination: str | None
+    hash: str | None
+    size: int | None
+    state: str
+    undone: int
+    damage: str | None = None
+
+
+def _journal_entry(r: tuple) -> JournalEntry:
+    """A row as an entry, checking every field: damage is reported, not raised."""
+    i, batch, action, source, destination, content_hash, size, state, undone = r
+    problems = []
+
+    def path(value: object, what: str) -> str | None:
+        if isinstance(value, bytes):
+            try:
+                text = _dec(value)
+            except Exception:  # noqa: BLE001
+                problems.append(f"its {what} cannot be read")
+                return None
+        elif isinstance(value, str):
+            text = value
+        else:
+            problems.append(f"its {what} is missing" if value is None else f"its {what} is not a path")
+            return None
+        if "\0" in text or not os.path.isabs(text) or os.path.normpath(text) != text:
+            problems.append(f"its {what} {text!r} is not a plain absolute path")
+        return text
+
+    src = path(source, "original path")
+    dst = path(destination, "destination")
+    if action not in ACTIONS:
+        problems.append(f"its action {action!r} is unknown")
+    if not isinstance(batch, int):
+        problems.append("its batch number is damaged")
+    if content_hash is not None and not (isinstance(content_hash, str) and len(content_hash) == 40
+                                         and all(c in "0123456789abcdef" for c in content_hash)):
+        problems.append("its content hash is damaged")
+        content_hash = None
+    if size is not None and not (isinstance(size, int) and size >= 0):
+        problems.append("its size is damaged")
+        size = None
+    if state not in (PENDING, DONE, UNDOING, UNDONE, SKIPPED):
+        problems.append(f"its state {state!r} is unknown")
+        state = DONE
+    if undone not in (0, 1, 2):
+        problems.append("its undone mark is damaged")
+        undone = 0
+    return JournalEntry(
+        int(i), batch if isinstance(batch, int) else 0, action if isinstance(action, str) else "?",
+        src or "", dst, content_hash, size, state, int(undone), "; ".join(problems) or None,
+    )
 
 
 class Catalog:
@@ -671,9 +747,73 @@ class Catalog:
         with self._lock:
             return {(a, b) for a, b in self._conn.execute("SELECT hash_a, hash_b FROM ignored_pairs")}
 
-    # -- the log of file actions (for undo) ---------------------------------------------
+    # -- the journal of file actions (for undo and recovery) -----------------------------
+    def _durable(self, body: Callable[[], Any]) -> Any:
+        """Run ``body`` in one transaction that is on disk (fsync) when this returns: the
+        journal's intents must survive a kill or a power cut before the file moves."""
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous=FULL")
+            try:
+                out: list[Any] = []
+                self._write_transaction(lambda: out.append(body()))
+                return out[0]
+            finally:
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+
+    def journal_intent(self, batch: int | None, action: str, source: str, destination: str,
+                       content_hash: str | None, size: int | None) -> tuple[int, int]:
+        """Log, durably, that ``source`` is about to move to ``destination`` (state pending);
+        a new batch when ``batch`` is None. Returns (batch, entry id)."""
+        def body() -> tuple[int, int]:
+            b = batch
+            if b is None:
+                b = int(self._conn.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM file_actions").fetchone()[0])
+            cur = self._conn.execute(
+                "INSERT INTO file_actions(batch, action, source, destination, created_at, hash, size, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (b, action, _enc(source), _enc(destination), time.time(), content_hash, size, PENDING),
+            )
+            return b, int(cur.lastrowid or 0)
+
+        return self._durable(body)
+
+    def journal_state(self, action_id: int, state: str) -> None:
+        """Move one entry to ``state`` (undone=1 for 'undone', 2 for 'skipped'); durable
+        when it precedes a file operation ('undoing')."""
+        undone = {UNDONE: 1, SKIPPED: 2}.get(state, 0)
+
+        def body() -> None:
+            self._conn.execute("UPDATE file_actions SET state=?, undone=? WHERE id=?", (state, undone, action_id))
+
+        if state == UNDOING:
+            self._durable(body)
+        else:
+            with self._lock, self._conn:
+                body()
+
+    def journal_drop(self, action_id: int) -> None:
+        """Forget an intent whose file did not move (rolled back, or the name was taken)."""
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM file_actions WHERE id=?", (action_id,))
+
+    def journal_entries(self, where: str = "undone=0", args: Sequence[object] = ()) -> list[JournalEntry]:
+        """Entries matching ``where``, oldest first; a damaged row is returned with its
+        ``damage`` said, never raised (a bad row must not stop the others)."""
+        with self._lock:
+            cur = self._conn.execute(
+                f"SELECT id, batch, action, source, destination, hash, size, state, undone FROM file_actions "
+                f"WHERE {where} ORDER BY batch, id", tuple(args),
+            )
+            return [_journal_entry(r) for r in cur]
+
+    def in_flight(self) -> list[JournalEntry]:
+        """Entries a killed process left in flight (pending or undoing)."""
+        return self.journal_entries("undone=0 AND state IN (?, ?)", (PENDING, UNDOING))
+
     def log_actions(self, entries: Sequence[tuple[str, str, str | None]]) -> int:
-        """Record (action, source, destination) moves as one undoable batch; returns its number."""
+        """Record (action, source, destination) moves as one undoable batch (state done);
+        returns its number. (Moves are journaled one by one by ``FileMover``; this is for
+        importing whole batches.)"""
         with self._lock, self._conn:
             row = self._conn.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM file_actions").fetchone()
             batch = int(row[0])
@@ -684,22 +824,39 @@ class Catalog:
             )
         return batch
 
-    def last_action_batch(self) -> tuple[int, list[tuple[int, str, str, str | None]]] | None:
-        """The newest batch not undone yet: (batch, [(id, action, source, destination)])."""
+    def last_batch_entries(self) -> tuple[int, list[JournalEntry]] | None:
+        """The newest batch with entries not undone nor skipped: (batch, its entries)."""
         with self._lock:
             row = self._conn.execute("SELECT MAX(batch) FROM file_actions WHERE undone=0").fetchone()
-            if not row or row[0] is None:
-                return None
+        if not row or row[0] is None:
+            return None
+        try:
             batch = int(row[0])
-            cur = self._conn.execute(
-                "SELECT id, action, source, destination FROM file_actions WHERE batch=? AND undone=0 ORDER BY id",
-                (batch,),
-            )
-            return batch, [(i, a, _dec(s), _dec(d) if d else None) for i, a, s, d in cur]
+        except (TypeError, ValueError):
+            batch = row[0]
+        return batch, self.journal_entries("undone=0 AND batch=?", (row[0],))
+
+    def last_action_batch(self) -> tuple[int, list[tuple[int, str, str, str | None]]] | None:
+        """The newest batch not undone yet: (batch, [(id, action, source, destination)])."""
+        last = self.last_batch_entries()
+        if last is None:
+            return None
+        return last[0], [(e.id, e.action, e.source, e.destination) for e in last[1]]
 
     def mark_undone(self, action_ids: Iterable[int]) -> None:
         with self._lock, self._conn:
-            self._conn.executemany("UPDATE file_actions SET undone=1 WHERE id=?", [(i,) for i in action_ids])
+            self._conn.executemany("UPDATE file_actions SET undone=1, state='undone' WHERE id=?",
+                                   [(i,) for i in action_ids])
+
+    def skip_actions(self, action_ids: Iterable[int]) -> None:
+        """Set entries aside (``undo --skip``): older batches can be undone past them."""
+        with self._lock, self._conn:
+            self._conn.executemany("UPDATE file_actions SET undone=2, state='skipped' WHERE id=?",
+                                   [(i,) for i in action_ids])
+
+    def journal_problems(self) -> list[JournalEntry]:
+        """The damaged rows of the undo log not set aside yet, for ``repair``."""
+        return [e for e in self.journal_entries("undone<>2") if e.damage]
 
     # -- repair -------------------------------------------------------------------------
     def restore_salvaged(self, salvaged: Salvaged) -> None:
@@ -711,8 +868,8 @@ class Catalog:
                 salvaged.ignored_pairs,
             )
             self._conn.executemany(
-                "INSERT INTO file_actions(batch, action, source, destination, created_at, undone) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO file_actions(batch, action, source, destination, created_at, undone, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, CASE WHEN ?6 THEN 'undone' ELSE 'done' END)",
                 salvaged.actions,
             )
 

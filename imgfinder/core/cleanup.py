@@ -16,6 +16,7 @@ The moving itself (checks of size, time and content, all or nothing, the undo lo
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,31 +50,65 @@ class CleanupPlan:
 
     def recheck(self) -> list[tuple[str, str]]:
         """Check the copies to keep again, just before moving (the user may have taken a
-        while to answer): the moves of a group whose copy to keep changed or went meanwhile
-        are dropped. Returns (path, why) for each file dropped."""
+        while to answer), by content this time: the moves of a group whose copy to keep
+        changed (even with its size and time put back), went, or was replaced by a link
+        meanwhile are dropped. Returns (path, why) for each file dropped."""
         bad = {}
         for n, keeper in self.keepers.items():
-            problem = keeper_problem(keeper)
+            problem = keeper_problem(keeper, content=True)
             if problem is not None:
                 bad[n] = f"the copy to keep, {keeper.row.path}, {problem}"
+        kept = {same_file_key(k.row.path) for n, k in self.keepers.items() if n not in bad}
         dropped = [(m.row.path, bad[n]) for n, m in self.moves if n in bad]
-        self.moves = [(n, m) for n, m in self.moves if n not in bad]
+        for n, m in self.moves:  # a file that is a copy to keep under another name
+            if n not in bad and same_file_key(m.row.path) in kept - {None}:
+                dropped.append((m.row.path, "is the same file as a copy to keep (a link to it)"))
+        gone = {p for p, _ in dropped}
+        self.moves = [(n, m) for n, m in self.moves if n not in bad and m.row.path not in gone]
         for n in bad:
             del self.keepers[n]
         return dropped
 
 
-def keeper_problem(member: GroupMember) -> str | None:
-    """Why the copy to keep cannot be relied on now (gone, or changed since it was
-    indexed: size or modification time), or None."""
+def same_file_key(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` leads to (links followed), or None."""
     try:
-        st = os.stat(member.row.path)
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def keeper_problem(member: GroupMember, content: bool = False) -> str | None:
+    """Why the copy to keep cannot be relied on now, or None: gone, a symbolic link (or
+    reached through one: its real file is elsewhere), changed since it was indexed (size or
+    modification time; with ``content``, its bytes too, read and hashed: a file rewritten
+    with its size and time put back is not the photo that was compared)."""
+    from .safe_move import file_hash
+
+    path = member.row.path
+    try:
+        st = os.lstat(path)
     except FileNotFoundError:
         return "is no longer there"
     except OSError as exc:
         return f"cannot be checked: {exc.strerror or exc}"
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link now, not the file that was indexed"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    real = os.path.realpath(path)
+    if real != os.path.abspath(path):
+        return f"is reached through a symbolic link (it is really {real})"
     if st.st_size != member.row.size or st.st_mtime_ns != member.row.mtime_ns:
         return "changed since it was indexed"
+    if content and member.row.hash:
+        try:
+            digest, n = file_hash(path)
+        except OSError as exc:
+            return f"cannot be read: {exc.strerror or exc}"
+        if digest != member.row.hash or n != member.row.size:
+            return "changed since it was indexed (its content, though its size and time are the same)"
     return None
 
 
@@ -98,8 +133,11 @@ def plan_cleanup(
             why = f"the copy to keep, {group.keeper.row.path}, {problem}"
             plan.left_alone += [(m.row.path, KEEPER, why) for m in others]
             continue
+        keeper_file = same_file_key(group.keeper.row.path)
         for m in others:
-            if is_under(m.row.path, reference):
+            if keeper_file is not None and same_file_key(m.row.path) == keeper_file:
+                plan.left_alone.append((m.row.path, KEEPER, "is the copy to keep itself, by another path"))
+            elif is_under(m.row.path, reference):
                 plan.left_alone.append((m.row.path, REFERENCE, "in a reference folder"))
             elif there is not None and os.path.dirname(os.path.abspath(m.row.path)) == there:
                 plan.left_alone.append((m.row.path, THERE, f"already in {there}"))
@@ -107,3 +145,26 @@ def plan_cleanup(
                 plan.moves.append((n, m))
                 plan.keepers[n] = group.keeper
     return plan
+
+
+def check_kept(groups: Sequence[tuple[Sequence[GroupMember], Sequence[str]]]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The desktop app's guard, just before it moves ticked copies: for each group, (the
+    members left unticked, the paths ticked to move). A group keeps its moves only if one
+    member left is still the photo that was compared (``keeper_problem`` by content); else
+    its ticked files stay. Returns (paths that may move, [(path, why it stays)])."""
+    movable: list[str] = []
+    dropped: list[tuple[str, str]] = []
+    for kept, moving in groups:
+        kept_files = {same_file_key(k.row.path) for k in kept} - {None}
+        problems = [keeper_problem(k, content=True) for k in kept]
+        if not any(p is None for p in problems):
+            why = (f"the copy to keep, {kept[0].row.path}, {problems[0]}" if kept
+                   else "no copy of this photo would be left")
+            dropped += [(p, why) for p in moving]
+            continue
+        for p in moving:
+            if same_file_key(p) in kept_files:
+                dropped.append((p, "is the same file as a copy that stays (a link to it)"))
+            else:
+                movable.append(p)
+    return movable, dropped

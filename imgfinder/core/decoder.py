@@ -190,8 +190,52 @@ def _format_name(img: Image.Image) -> str | None:
     return formats.plugin_name(img.format)
 
 
+def one_line(text: str) -> str:
+    """A library's message as one line: libheif ends its reasons with a blank line, and a
+    reason is shown after a file's name, one per line."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+# Pillow's warnings about one file ("Possibly corrupt EXIF data", "Truncated File Read"):
+# never printed raw on stderr. While this thread decodes a file they are kept for it and
+# become part of its reason if it cannot be read; otherwise they are dropped.
+_decoding = threading.local()
+_show_warning = warnings.showwarning
+
+
+def _route_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    kept = getattr(_decoding, "warnings", None)
+    if kept is not None:
+        kept.append(one_line(str(message)))
+    elif "/PIL/" not in str(filename).replace("\\", "/"):  # a Pillow warning outside a decode: dropped
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _route_warning
+
+
 @contextmanager
 def _reasons(kind: str | None = None) -> Iterator[None]:
+    """Turn whatever Pillow (or a plugin) raises for a bad file into a ``DecodeError`` with
+    a reason (Pillow's warnings about it added); ``kind`` names a plugin format's files."""
+    outer = getattr(_decoding, "warnings", None)
+    if outer is None:
+        _decoding.warnings = []
+    try:
+        with _raw_reasons(kind):
+            yield
+    except DecodeError as exc:
+        seen = [w for w in dict.fromkeys(getattr(_decoding, "warnings", None) or []) if w]
+        if seen and outer is None:
+            raise DecodeError(f"{exc.reason} (Pillow warned: {'; '.join(seen)})") from None
+        raise
+    finally:
+        if outer is None:
+            _decoding.warnings = None
+
+
+@contextmanager
+def _raw_reasons(kind: str | None = None) -> Iterator[None]:
     """Turn whatever Pillow (or a plugin) raises for a bad file into a ``DecodeError`` with
     a reason; ``kind`` names a plugin format's files ("corrupt HEIC file: ...")."""
     try:
@@ -208,7 +252,7 @@ def _reasons(kind: str | None = None) -> Iterator[None]:
         raise DecodeError("out of memory while decoding") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct_error,
             RuntimeError) as exc:
-        message = str(exc) or type(exc).__name__
+        message = one_line(str(exc)) or type(exc).__name__
         if "truncated" in message.lower():
             raise DecodeError("truncated file (incomplete image data)") from None
         if kind:

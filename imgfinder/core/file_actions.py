@@ -17,7 +17,9 @@ file goes to ``files/``; so trashed photos can also be restored from the desktop
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote_to_bytes
 
-from .catalog import Catalog
-from .safe_move import Expected, Skipped, Transfer, identity, sweep_stale_temps
+from .catalog import DONE, PENDING, UNDOING, Catalog, JournalEntry
+from .safe_move import (
+    TEMP_PREFIX, Expected, Skipped, Transfer, file_hash, identity, is_temp_name, sweep_stale_temps,
+)
 
 TRASH = "trash"
 MOVE = "move"
@@ -55,14 +59,20 @@ class ActionResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, why it was left alone)
     batch: int | None = None
     bytes: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, destination) set aside by undo --skip
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def is_under(path: str, folders: Iterable[str]) -> bool:
-    """True if ``path`` is one of ``folders`` or inside one of them."""
-    path = os.path.abspath(path)
+    """True if ``path`` is one of ``folders`` or inside one of them, as written or by real
+    path: a folder reached through a symlink (``~/Pictures -> /data/photos``) protects
+    the same files as its target, and a file reached through a link is where it really is."""
+    plain, real = os.path.abspath(path), os.path.realpath(path)
     for folder in folders:
-        folder = os.path.abspath(folder)
-        if path == folder or path.startswith(folder.rstrip(os.sep) + os.sep):
+        if _inside(plain, os.path.abspath(folder)) or _inside(real, os.path.realpath(folder)):
             return True
     return False
 
@@ -100,8 +110,45 @@ def _mount_point(path: str) -> Path:
     return p
 
 
+def _private_dir_problem(path: Path, create: bool) -> str | None:
+    """Why ``path`` cannot be a user's trash folder (None if it can): the freedesktop spec
+    (and GLib) accept only a real folder, not a symbolic link, owned by the user and
+    private (0700). Anyone who can write a disk's top folder could otherwise plant a link
+    there and receive the photos. ``create``: make it (0700) if it is missing."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            return "does not exist"
+        try:
+            os.mkdir(path, 0o700)
+            st = os.lstat(path)
+        except OSError as exc:
+            return f"cannot be created ({exc.strerror or exc})"
+    except OSError as exc:
+        return f"cannot be checked ({exc.strerror or exc})"
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a folder"
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return "belongs to another user"
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        return f"is open to other users (mode {stat.S_IMODE(st.st_mode):04o}, not 0700)"
+    return None
+
+
+class UnsafeTrash(OSError):
+    """A per-device trash folder fails the spec's checks (its reason in ``strerror``)."""
+
+
 def trash_dir_for(path: str) -> tuple[Path, Path | None]:
-    """(trash directory, top dir for relative paths or None) for a file, per the spec."""
+    """(trash directory, top dir for relative paths or None) for a file, per the spec.
+
+    On another device than the home trash: ``$topdir/.Trash/$uid`` when ``$topdir/.Trash``
+    is a real sticky folder and ``$uid`` in it passes the checks, else ``$topdir/.Trash-$uid``
+    if it passes them (made if missing); otherwise the home trash (the photo is copied
+    there, across devices). A trash that fails the checks is never used."""
     home = home_trash()
     if os.lstat(path).st_dev == os.stat(_existing_ancestor(home)).st_dev:
         return home, None
@@ -111,10 +158,29 @@ def trash_dir_for(path: str) -> tuple[Path, Path | None]:
     try:
         st = os.lstat(admin)
         if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
-            return admin / str(uid), top
+            if _private_dir_problem(admin / str(uid), create=True) is None:
+                return admin / str(uid), top
     except OSError:
         pass
-    return top / f".Trash-{uid}", top
+    own = top / f".Trash-{uid}"
+    if _private_dir_problem(own, create=True) is None:
+        return own, top
+    return home, None
+
+
+def trash_problem(trash: Path) -> str | None:
+    """Why the trash folder ``trash`` must not be used now (None: it may): a per-device
+    trash must pass the spec's checks itself; in any trash, ``files`` and ``info`` must be
+    real folders of the user (never links that lead the photos elsewhere)."""
+    if _trash_topdir(trash) is not None:
+        problem = _private_dir_problem(trash, create=False)
+        if problem is not None:
+            return f"the trash folder {trash} {problem}"
+    for folder in (trash / "files", trash / "info"):
+        problem = _private_dir_problem(folder, create=False)
+        if problem is not None and not problem.startswith("is open to other users"):
+            return f"the trash folder {folder} {problem}"
+    return None
 
 
 def unique_path(folder: Path, name: str) -> Path:
@@ -383,13 +449,194 @@ def _finish_restore(src: str, dst: str, info_path: Path | None, info: bytes | No
     on_done(info, created)
 
 
+# -- one mover at a time per catalog ------------------------------------------------------------
+@contextlib.contextmanager
+def actions_lock(catalog: Catalog, wait: bool = True):  # -> Iterator[bool]
+    """Hold the catalog's file-action lock (``flock``, released by the kernel when the holder
+    dies, even by SIGKILL). Yields False when ``wait`` is False and another live process
+    holds it: a recovery must never roll back the moves of a clean-up still running."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process at a time is the user's affair
+        yield True
+        return
+    lock_path = str(catalog.path) + ".actions-lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # a read-only data folder: nothing can be moved or logged anyway
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # releases the lock
+
+
+# -- recovery: what a killed process left in flight --------------------------------------------
+@dataclass
+class Recovery:
+    """What ``recover`` did: entries finished (kept for undo), rolled back, and notes."""
+
+    finished: list[tuple[str, str]] = field(default_factory=list)  # (source, destination)
+    rolled_back: list[str] = field(default_factory=list)  # sources left (or put back) in place
+    notes: list[str] = field(default_factory=list)
+    busy: bool = False  # another process is moving files: nothing was looked at
+
+    def __bool__(self) -> bool:
+        return bool(self.finished or self.rolled_back or self.notes)
+
+
+def _hash_of(path: str) -> str | None:
+    try:
+        return file_hash(path)[0]
+    except OSError:
+        return None
+
+
+def _regular(path: str) -> os.stat_result | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _remove_info_naming(action: str, dst: str, src: str) -> None:
+    """Remove the .trashinfo of trash entry ``dst`` if it names ``src`` (it is ours), or
+    if it names nothing while ``dst`` holds no file: the reservation a kill cut short while
+    it was being written (it is made, exclusively, just after the journal's intent)."""
+    if action != TRASH:
+        return
+    info = _trashinfo_path(Path(dst))
+    try:
+        original = _trashinfo_original(info.read_bytes(), Path(dst).parent.parent)
+        if original == src or (original is None and not os.path.lexists(dst)):
+            os.unlink(info)
+    except OSError:
+        pass
+
+
+def _sweep_dead_temps(folder: str) -> None:
+    """Remove temporary copies left in ``folder`` by imgfinder processes that are dead
+    (the pid is in the name): never the only copy of a photo (see ``safe_move``)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not is_temp_name(entry.name):
+            continue
+        try:
+            pid = int(entry.name[len(TEMP_PREFIX):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+        except (ValueError, OSError):
+            continue
+
+
+def _known_hash(catalog: Catalog, entry: JournalEntry, *paths: str) -> str | None:
+    """The content hash of an entry: the journal's, or (older logs) the catalog's."""
+    if entry.hash is not None:
+        return entry.hash
+    for p in paths:
+        row = catalog.row_for_path(p)
+        if row is not None and row.hash:
+            return row.hash
+    return None
+
+
+def recover(catalog: Catalog) -> Recovery:
+    """Finish or roll back every journal entry a killed process left in flight, so every
+    photo that left its place is back or logged for undo. Runs on ``undo``, ``index`` and
+    the app's start; does nothing while another process is moving files (its lock)."""
+    report = Recovery()
+    with actions_lock(catalog, wait=False) as free:
+        if not free:
+            report.busy = True
+            return report
+        _recover_locked(catalog, report)
+    return report
+
+
+def _recover_locked(catalog: Catalog, report: Recovery) -> None:
+    for e in catalog.in_flight():
+        if e.damage or e.destination is None:
+            report.notes.append(f"undo entry {e.id} is damaged ({e.damage}): left as it is ('imgfinder repair')")
+            continue
+        try:
+            _recover_one(catalog, e, report)
+        except (OSError, sqlite3.Error) as exc:  # one entry's trouble never stops the others
+            report.notes.append(f"could not settle the interrupted move of {e.source}: "
+                                f"{getattr(exc, 'strerror', None) or exc}")
+
+
+def _recover_one(catalog: Catalog, e: JournalEntry, report: Recovery) -> None:
+    """Settle one entry left in flight by what the files show."""
+    assert e.destination is not None
+    src, dst = e.source, e.destination
+    _sweep_dead_temps(os.path.dirname(dst))
+    _sweep_dead_temps(os.path.dirname(src))
+    s, d = _regular(src), _regular(dst)
+    same = s is not None and d is not None and (s.st_dev, s.st_ino) == (d.st_dev, d.st_ino)
+    digest = _known_hash(catalog, e, src, dst)
+    if e.state == PENDING:  # a move was under way: roll back unless the original is gone
+        if same or (s is not None and d is None):
+            if same:
+                os.unlink(dst)
+            _remove_info_naming(e.action, dst, src)
+            catalog.journal_drop(e.id)
+            report.rolled_back.append(src)
+        elif s is None and d is not None:
+            catalog.journal_state(e.id, DONE)
+            with contextlib.suppress(Exception):
+                catalog.rename_path(src, dst)
+            report.finished.append((src, dst))
+        elif s is not None and d is not None:  # a copy across devices, the original still there
+            if digest is not None and _hash_of(dst) == digest and _hash_of(src) == digest:
+                os.unlink(dst)
+                _remove_info_naming(e.action, dst, src)
+            else:
+                report.notes.append(f"{dst} is another file than {src}: both left as they are")
+            catalog.journal_drop(e.id)
+            report.rolled_back.append(src)
+        else:
+            catalog.journal_state(e.id, DONE)  # undo will say where it went missing
+            report.notes.append(f"{src} is neither at its place nor at {dst}")
+    else:  # UNDOING: a file was being put back
+        back = s is not None and (digest is None or _hash_of(src) == digest)
+        if same or (back and d is None) or (
+            back and d is not None and digest is not None and _hash_of(dst) == digest
+        ):
+            if d is not None:
+                os.unlink(dst)
+            _remove_info_naming(e.action, dst, src)
+            catalog.mark_undone([e.id])
+            with contextlib.suppress(Exception):
+                catalog.rename_path(dst, src)
+            report.finished.append((dst, src))
+        else:
+            catalog.journal_state(e.id, DONE)  # still to undo
+            report.rolled_back.append(dst)
+
+
 class FileMover:
-    """Trash or move catalogued photos, log each batch, and undo the last batch."""
+    """Trash or move catalogued photos, journaling each move (durably, before it is made),
+    and undo the last batch."""
 
     def __init__(self, catalog: Catalog, reference_folders: Sequence[str] = ()) -> None:
         self.catalog = catalog
         self.reference_folders = [os.path.abspath(f) for f in reference_folders]
         self._swept: set[Path] = set()  # trash folders cleaned of stale temporary copies
+        self._batch: int | None = None
+        self.recovery: Recovery | None = None  # what the last undo's recovery did first
 
     def _check(self, paths: Sequence[str]) -> None:
         refused = [p for p in paths if is_under(p, self.reference_folders)]
@@ -411,18 +658,19 @@ class FileMover:
         paths = [os.path.abspath(p) for p in paths]
         self._check(paths)
         result = ActionResult()
-        moved: list[_Moved] = []
         self._swept.clear()
-        if folder is not None:
-            sweep_stale_temps(folder)
-        try:
-            for src in paths:
-                try:
-                    self._act(action, src, folder, moved)
-                except NotDone as exc:
-                    result.failed.append((src, exc.reason))
-        finally:
-            self._commit(action, moved, result)
+        self._batch = None
+        with actions_lock(self.catalog):
+            if folder is not None:
+                sweep_stale_temps(folder)
+            try:
+                for src in paths:
+                    try:
+                        self._act(action, src, folder, result)
+                    except NotDone as exc:
+                        result.failed.append((src, exc.reason))
+            finally:
+                result.batch = self._batch
         return result
 
     def _expected(self, src: str) -> Expected:
@@ -431,8 +679,8 @@ class FileMover:
             raise NotDone("is not in the library (any more): scan its folder again")
         return Expected(row.size, row.mtime_ns, row.hash)
 
-    def _act(self, action: str, src: str, folder: str | None, moved: list[_Moved]) -> None:
-        """Move one file (a fresh name if the chosen one is taken meanwhile)."""
+    def _act(self, action: str, src: str, folder: str | None, result: ActionResult) -> None:
+        """Move one file (a fresh name if the chosen one is taken meanwhile), journaled."""
         if not os.path.lexists(src):
             raise NotDone("is no longer there")
         expected = self._expected(src)
@@ -449,6 +697,10 @@ class FileMover:
                 created = _make_trash(trash)
             except OSError as exc:
                 raise NotDone(f"could not create the trash folder {trash}: {exc.strerror or exc}") from exc
+            problem = trash_problem(trash)
+            if problem is not None:
+                _remove_dirs(created)
+                raise NotDone(f"not moved: {problem} (the trash must be a private folder of yours)")
             if files not in self._swept:
                 self._swept.add(files)
                 sweep_stale_temps(files)
@@ -462,154 +714,143 @@ class FileMover:
                 raise NotDone(f"is already in {folder}")
             created, info = [], None
             candidates = (str(unique_path(Path(folder), os.path.basename(src))) for _ in range(MAX_NAME_TRIES))
-        ok = False
+        moved = False
         try:
             for dst in candidates:
-                def done(dst: str = dst) -> None:
-                    moved.append(_Moved(src, dst, size, expected, info, created=created))
-
+                if os.path.lexists(dst) or (info is not None and os.path.lexists(_trashinfo_path(Path(dst)))):
+                    continue  # taken: no intent to log
                 try:
-                    _forward(action, src, dst, expected, info, done)
+                    self._batch, entry = self.catalog.journal_intent(
+                        self._batch, action, src, dst, expected.hash, expected.size)
+                except Exception as exc:  # noqa: BLE001 - a move that cannot be undone is not made
+                    raise NotDone(f"could not be recorded for undo ({exc}), so it was left in place") from exc
+                at_dst: list[bool] = []
+                try:
+                    _forward(action, src, dst, expected, info, lambda: at_dst.append(True))
                 except FileExistsError:
+                    self._forget(entry)
                     continue  # the name was taken meanwhile (by another program): the next one
-                ok = True
+                except NotDone:
+                    self._forget(entry)
+                    raise
+                except BaseException:
+                    # Interrupted (Ctrl+C, SIGTERM): settle the entry as the files are; if
+                    # even that is cut short, ``recover`` settles it on the next start.
+                    if at_dst:
+                        moved = True
+                        self._moved(entry, src, dst, size, result)
+                    else:
+                        self._forget(entry)
+                    raise
+                moved = True
+                self._moved(entry, src, dst, size, result)
                 return
             raise NotDone("no free name for it in the destination")
         finally:
-            if not ok and not (moved and moved[-1].src == src):
+            if not moved:
                 _remove_dirs(created)
 
-    def _commit(self, action: str, moved: list[_Moved], result: ActionResult) -> None:
-        """Log the batch (for undo) and follow the files in the catalog. If the log cannot be
-        written, the files are put back: a move that cannot be undone is not made."""
-        if not moved:
-            return
-        entries = [(action, m.src, m.dst) for m in moved]
-        interrupted: BaseException | None = None
-        try:
-            result.batch = self.catalog.log_actions(entries)
-        except BaseException as exc:
-            result.batch = self._logged_batch(entries)
-            if result.batch is None:
-                self._put_back(action, moved, result, exc)
-                if isinstance(exc, Exception):
-                    return
-                raise
-            if not isinstance(exc, Exception):
-                interrupted = exc
-        self._record_done(result, [(m.src, m.dst, m.size) for m in moved])
-        if interrupted is not None:
-            raise interrupted
+    def _forget(self, entry: int) -> None:
+        """The file did not move: drop its intent (left to ``recover`` if that fails)."""
+        with contextlib.suppress(Exception):
+            self.catalog.journal_drop(entry)
 
-    def _record_done(self, result: ActionResult, moves: list[tuple[str, str, int]]) -> None:
-        """Report each logged move (from, to, bytes) and follow it in the catalog."""
-        for old, new, size in moves:
-            result.done.append((old, new))
-            result.bytes += size
-            try:
-                self.catalog.rename_path(old, new)
-            except Exception:
-                pass  # only the catalog lags: the next scan brings it up to date
-
-    def _logged_batch(self, entries: list[tuple[str, str, str]]) -> int | None:
-        """The batch holding exactly ``entries`` if the log was written after all."""
-        try:
-            last = self.catalog.last_action_batch()
-        except Exception:
-            return None
-        if last is not None and [(a, s, d) for _, a, s, d in last[1]] == entries:
-            return last[0]
-        return None
-
-    def _put_back(self, action: str, moved: list[_Moved], result: ActionResult, exc: BaseException) -> None:
-        why = f"could not be recorded for undo ({exc}), so it was left in place"
-        for m in reversed(moved):
-            back: list[bool] = []
-            try:
-                _backward(action, m.src, m.dst, Expected(m.size, None, m.expected.hash),
-                          lambda info, created: back.append(True))
-                _remove_dirs(m.created)
-            except NotDone as failed:
-                if not back:
-                    result.done.append((m.src, m.dst))
-                    result.bytes += m.size
-                    result.failed.append((m.src, f"was moved to {m.dst} but could not be recorded for undo "
-                                                 f"({exc}) nor put back: {failed.reason}"))
-                    continue
-            result.failed.append((m.src, why))
+    def _moved(self, entry: int, src: str, dst: str, size: int, result: ActionResult) -> None:
+        """The file is at ``dst``: its entry is done (``recover`` does it if this fails) and
+        the catalog follows it."""
+        result.done.append((src, dst))
+        result.bytes += size
+        with contextlib.suppress(Exception):
+            self.catalog.journal_state(entry, DONE)
+        with contextlib.suppress(Exception):
+            self.catalog.rename_path(src, dst)
 
     # -- undoing -----------------------------------------------------------------------------
-    def undo_last(self) -> ActionResult:
+    def undo_last(self, skip: bool = False) -> ActionResult:
         """Put back the files of the newest batch not undone yet, never over another file.
 
-        A file whose original path is taken now stays where it is, with a reason, and stays
-        in the log (undo again once the path is free); a file that is gone is dropped from it."""
+        What a killed process left in flight is settled first (``recover``). A file whose
+        original path is taken now stays where it is, with a reason, and stays in the log
+        (undo again once the path is free); a file that is gone is dropped from it. With
+        ``skip``, the entries of the newest batch that cannot be put back are set aside
+        first, so the batch before it is undone: one stuck entry never blocks the others."""
         result = ActionResult()
-        last = self.catalog.last_action_batch()
-        if last is None:
-            return result
-        result.batch, entries = last
-        restored: list[_Moved] = []
-        gone: list[int] = []
-        try:
-            for action_id, action, src, dst in entries:
-                if dst is None or not os.path.lexists(dst):
-                    result.failed.append((src, f"is no longer at {dst}: nothing to put back"))
-                    gone.append(action_id)
-                    continue
-                row = self.catalog.row_for_path(dst)
-                expected = Expected(row.size, None, row.hash) if row is not None else Expected()
-
-                def done(info: bytes | None, created: list[Path], action_id: int = action_id, src: str = src,
-                         dst: str = dst, expected: Expected = expected) -> None:
-                    size = expected.size if expected.size is not None else os.lstat(src).st_size
-                    restored.append(_Moved(src, dst, size, expected, info, action_id, created))
-
+        with actions_lock(self.catalog):
+            self.recovery = Recovery()
+            _recover_locked(self.catalog, self.recovery)
+            last = self.catalog.last_batch_entries()
+            if skip and last is not None:
+                self.catalog.skip_actions([e.id for e in last[1]])
+                result.skipped = [(e.source, e.destination or "") for e in last[1]]
+                last = self.catalog.last_batch_entries()
+            if last is None:
+                return result
+            result.batch, entries = last
+            for e in entries:
                 try:
-                    _backward(action, src, dst, expected, done)
+                    self._undo_one(e, result)
                 except NotDone as exc:
-                    result.failed.append((src, exc.reason))
-        finally:
-            self._commit_undo(restored, gone, result)
+                    result.failed.append((e.source or f"undo entry {e.id}", exc.reason))
+                except OSError as exc:
+                    result.failed.append((e.source, f"could not be put back: {exc.strerror or exc}"))
+                except Exception as exc:  # noqa: BLE001 - a database error on one entry: go on
+                    result.failed.append((e.source, f"could not be put back: {exc}"))
         return result
 
-    def _commit_undo(self, restored: list[_Moved], gone: list[int], result: ActionResult) -> None:
-        ids = [m.action_id for m in restored if m.action_id is not None] + gone
-        if not ids:
+    def _undo_one(self, e: JournalEntry, result: ActionResult) -> None:
+        if e.damage or e.destination is None:
+            raise NotDone(f"its undo entry is damaged ({e.damage}): left as it is ('imgfinder repair' "
+                          "reports it, 'imgfinder undo --skip' sets it aside)")
+        src, dst = e.source, e.destination
+        if not os.path.lexists(dst):
+            with contextlib.suppress(Exception):
+                self.catalog.mark_undone([e.id])
+            raise NotDone(f"is no longer at {dst}: nothing to put back")
+        s, d = _regular(src), _regular(dst)
+        digest = _known_hash(self.catalog, e, dst, src)
+        if s is not None and d is not None and (s.st_dev, s.st_ino) == (d.st_dev, d.st_ino):
+            # An undo killed between its link and its unlink: the photo is back, finish it.
+            self.catalog.journal_state(e.id, UNDOING)
+            os.unlink(dst)
+            _remove_info_naming(e.action, dst, src)  # (and the file stays at src: nothing lost)
+            self._undone(e, src, dst, s.st_size, result)
             return
-        interrupted: BaseException | None = None
+        if e.action == TRASH and not in_trash(dst):
+            raise NotDone(f"the log says it is in the trash, but {dst} is not in a trash: left alone")
+        if e.action == TRASH:
+            problem = trash_problem(Path(dst).parent.parent)
+            if problem is not None:
+                raise NotDone(f"{problem}: left alone")
+        if d is None:
+            raise NotDone(f"{dst} is not a regular file (a link or a folder): left alone")
+        if digest is None:
+            raise NotDone(f"its content hash is not recorded, so {dst} cannot be checked: left alone")
+        expected = Expected(e.size if e.size is not None else d.st_size, None, digest)
         try:
-            self.catalog.mark_undone(ids)
-        except BaseException as exc:
-            try:
-                last = self.catalog.last_action_batch()
-                still = {i for i, *_ in last[1]} if last is not None and last[0] == result.batch else set()
-            except Exception:
-                still = set(ids)
-            if still & set(ids):  # not recorded: move the files out again, as the log says
-                self._redo(restored, result, exc)
-                if isinstance(exc, Exception):
-                    return
+            self.catalog.journal_state(e.id, UNDOING)  # durable before the file goes back
+        except Exception as exc:  # noqa: BLE001 - an undo that cannot be journaled is not made
+            raise NotDone(f"the undo could not be recorded ({exc}), so it was left at {dst}") from exc
+        back: list[bool] = []
+        try:
+            _backward(e.action, src, dst, expected, lambda info, created: back.append(True))
+        except NotDone:
+            if not back:
+                with contextlib.suppress(Exception):
+                    self.catalog.journal_state(e.id, DONE)
                 raise
-            if not isinstance(exc, Exception):
-                interrupted = exc
-        self._record_done(result, [(m.dst, m.src, m.size) for m in restored])
-        if interrupted is not None:
-            raise interrupted
+        except BaseException:
+            if back:
+                self._undone(e, src, dst, expected.size or 0, result)
+            else:
+                with contextlib.suppress(Exception):
+                    self.catalog.journal_state(e.id, DONE)
+            raise
+        self._undone(e, src, dst, expected.size or 0, result)
 
-    def _redo(self, restored: list[_Moved], result: ActionResult, exc: BaseException) -> None:
-        for m in reversed(restored):
-            action = TRASH if m.info is not None else MOVE
-            again: list[bool] = []
-            try:
-                _forward(action, m.src, m.dst, Expected(m.size), m.info, lambda: again.append(True))
-                _remove_dirs(m.created)
-            except (NotDone, FileExistsError) as failed:
-                if not again:
-                    result.done.append((m.dst, m.src))
-                    result.bytes += m.size
-                    reason = failed.reason if isinstance(failed, NotDone) else f"{m.dst} is taken"
-                    result.failed.append((m.src, f"was put back, but the undo could not be recorded ({exc}): "
-                                                 f"undo again to clear it ({reason})"))
-                    continue
-            result.failed.append((m.src, f"the undo could not be recorded ({exc}), so it was left at {m.dst}"))
+    def _undone(self, e: JournalEntry, src: str, dst: str, size: int, result: ActionResult) -> None:
+        result.done.append((dst, src))
+        result.bytes += size
+        with contextlib.suppress(Exception):  # left 'undoing': ``recover`` marks it undone
+            self.catalog.mark_undone([e.id])
+        with contextlib.suppress(Exception):
+            self.catalog.rename_path(dst, src)

@@ -43,6 +43,13 @@ class RepairReport:
     photos: int = 0  # photos the damaged catalog still listed (to be indexed again)
     folders: list[str] = field(default_factory=list)  # where those photos are
     index_cleared: bool = False
+    future_schema: int | None = None  # the catalog's schema is newer than this imgfinder's: left alone
+    journal: list[str] = field(default_factory=list)  # damaged undo entries found and set aside
+    settled: int = 0  # moves a killed process left in flight, finished or rolled back
+
+    @property
+    def sound(self) -> bool:
+        return not (self.damaged or self.future_schema or self.journal or self.settled)
 
 
 def catalog_damage(data_dir: str | os.PathLike[str]) -> str | None:
@@ -97,12 +104,39 @@ def repair(data_dir: str | os.PathLike[str]) -> RepairReport:
                 catalog.restore_salvaged(found)
                 report.ignored_pairs, report.actions = len(found.ignored_pairs), len(found.actions)
                 report.photos, report.folders = len(found.paths), photo_folders(found.paths)
+    elif os.path.lexists(path):
+        _check_sound_catalog(path, report)
     index_dir = data_dir / INDEX_DIR
     if report.damaged and index_dir.exists():
         for name in ("embeddings", RETRIEVAL_NAME):
             IndexStore(index_dir, name=name).clear()
         report.index_cleared = True
     return report
+
+
+def _check_sound_catalog(path: Path, report: RepairReport) -> None:
+    """A catalog SQLite can read may still be of a newer imgfinder (left alone, said) or
+    hold damaged undo entries (reported and set aside, so they block no undo) or moves a
+    killed process left in flight (settled, as ``undo`` would)."""
+    from .catalog import SCHEMA_VERSION
+    from .file_actions import recover
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+    if version > SCHEMA_VERSION:
+        report.future_schema = version
+        return
+    with Catalog(path) as catalog:
+        bad = catalog.journal_problems()
+        for e in bad:
+            report.journal.append(f"entry {e.id} ({e.action} {e.source or '?'} -> {e.destination or '?'}): {e.damage}")
+        if bad:
+            catalog.skip_actions([e.id for e in bad])
+        settled = recover(catalog)
+        report.settled = len(settled.finished) + len(settled.rolled_back)
 
 
 def photo_folders(paths: list[str]) -> list[str]:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -42,6 +44,34 @@ def _layout(raw: bytes) -> Layout:
             _kept.pop(next(iter(_kept)))
     _kept[raw] = found
     return found
+
+
+WATCH_SECONDS = 0.5  # how often a worker looks whether its parent is still alive
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start-up: end with the parent, however it ends (SIGKILL runs no clean-up),
+    and let go of its stdout and stderr (``out=$(imgfinder duplicates)`` waits for every
+    holder of the pipe). A watchdog thread sees the parent gone (the worker is re-parented)
+    within ``WATCH_SECONDS``. (Not PR_SET_PDEATHSIG: it fires when the *thread* that
+    started the worker ends, and the app starts pools from job threads.)"""
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+    if os.getppid() != parent:  # the parent died before the above
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _peak_mb() -> float:
@@ -107,6 +137,13 @@ class CheckPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def _start(self) -> ProcessPoolExecutor:
+        """The workers, started on first use: spawned, each ending with this process."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_die_with_parent, initargs=(os.getpid(),))
+        return self._pool
+
     def fill(
         self, verifier: LayoutVerifier, first: Sequence[int], second: Sequence[int],
         cancel: CancelToken | None = None,
@@ -125,12 +162,11 @@ class CheckPool:
         todo = by_component({(min(i, j), max(i, j)) for i, j in zip(first, second) if verifier.needs_match(i, j)})
         if not todo:
             return lambda: 0
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = self._start()
         signatures = verifier.signatures
         chunks = [todo[k : k + CHUNK] for k in range(0, len(todo), CHUNK)]
         futures: list[Future] = [
-            self._pool.submit(_match_chunk, [(signatures[i], signatures[j]) for i, j in chunk]) for chunk in chunks
+            pool.submit(_match_chunk, [(signatures[i], signatures[j]) for i, j in chunk]) for chunk in chunks
         ]
         done = [False] * len(chunks)
 

@@ -60,7 +60,7 @@ def file_hash(path: str | os.PathLike) -> tuple[str, int]:
     """(content hash, bytes read) of a file."""
     h = new_hash()
     n = 0
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0))
     try:
         while chunk := os.read(fd, CHUNK):
             h.update(chunk)
@@ -80,11 +80,16 @@ def identity(path: str | os.PathLike) -> tuple[int, int] | None:
 
 
 def check_unchanged(path: str, expected: Expected, since: str = "it was scanned") -> os.stat_result:
-    """Raise :class:`Skipped` unless ``path`` is still a file with the expected size and mtime."""
+    """Raise :class:`Skipped` unless ``path`` is still a file with the expected size and mtime.
+
+    ``lstat``: a symbolic link put in the file's place is never taken for the file that
+    was indexed (``stat`` would follow it and find the target's size and time)."""
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except FileNotFoundError:
         raise Skipped("is no longer there") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise Skipped("is a symbolic link now, not the file that was indexed")
     if not stat.S_ISREG(st.st_mode):
         raise Skipped("is not a regular file")
     if expected.size is not None and st.st_size != expected.size:

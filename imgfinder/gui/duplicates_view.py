@@ -385,6 +385,17 @@ class DuplicatesView(QWidget):
         return [self.member_of(it) for it in self._member_item_rows()
                 if it.isCheckable() and it.checkState() == Qt.CheckState.Checked]
 
+    def checked_by_group(self) -> list[tuple[list[GroupMember], list[str]]]:
+        """For each group with a ticked copy: (the members left unticked, the ticked paths),
+        for the check made just before moving (``core.cleanup.check_kept``)."""
+        ticked = {id(m) for m in self.checked_members()}
+        out = []
+        for g in self.groups:
+            moving = [m.row.path for m in g.members if id(m) in ticked]
+            if moving:
+                out.append(([m for m in g.members if id(m) not in ticked], moving))
+        return out
+
     def checked_paths(self) -> list[str]:
         return [m.row.path for m in self.checked_members()]
 

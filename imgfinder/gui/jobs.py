@@ -20,7 +20,8 @@ from ..core.catalog import FileRow
 from ..core.decoder import open_image, read_file, to_rgb
 from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, KeepPreference, keep_rank
 from ..core.embedding import Embedder
-from ..core.file_actions import ActionResult, FileMover, in_trash
+from ..core.cleanup import check_kept
+from ..core.file_actions import ActionResult, FileMover, Recovery, in_trash, recover
 from ..core.group_kind import kind_after_removal
 from ..core.indexer import IndexSummary
 from ..core.library import Library, RepairReport, SimilarHit, repair
@@ -58,10 +59,16 @@ class Engine:
         # Problems the last index run met that are not catalog rows (a FIFO named like a
         # photo, a broken symlink, a folder that could not be read): shown until next run.
         self.scan_problems: dict[str, str] = {}
+        self.recovery: Recovery | None = None  # what opening settled of an interrupted clean-up
 
     def open(self, ctx: TaskContext) -> int:
-        """Open the catalog (cheap embedder constructor: the model loads lazily)."""
+        """Open the catalog (cheap embedder constructor: the model loads lazily), and settle
+        what an interrupted clean-up or undo left in flight (``recover``)."""
         self.library = Library(self.data_dir, self.embedder_factory())
+        try:
+            self.recovery = recover(self.library.catalog)
+        except Exception:  # noqa: BLE001 - a read-only catalog: the next undo settles it
+            self.recovery = None
         return self.library.catalog.readable_count()
 
     def close(self) -> None:
@@ -152,17 +159,35 @@ class Engine:
         self.lib.catalog.ignore_pair(hash_a, hash_b)
 
     # -- file actions -----------------------------------------------------------------------
-    def trash(self, ctx: TaskContext, paths: Sequence[str], reference: Sequence[str]) -> ActionResult:
+    def trash(self, ctx: TaskContext, paths: Sequence[str], reference: Sequence[str],
+              kept: Sequence[tuple[Sequence[GroupMember], Sequence[str]]] | None = None) -> ActionResult:
         with self.lock:
-            return FileMover(self.lib.catalog, reference).trash(paths)
+            paths, dropped = _recheck(paths, kept)
+            result = FileMover(self.lib.catalog, reference).trash(paths) if paths else ActionResult()
+            result.failed[:0] = dropped
+            return result
 
-    def move(self, ctx: TaskContext, paths: Sequence[str], folder: str, reference: Sequence[str]) -> ActionResult:
+    def move(self, ctx: TaskContext, paths: Sequence[str], folder: str, reference: Sequence[str],
+             kept: Sequence[tuple[Sequence[GroupMember], Sequence[str]]] | None = None) -> ActionResult:
         with self.lock:
-            return FileMover(self.lib.catalog, reference).move_to(paths, folder)
+            paths, dropped = _recheck(paths, kept)
+            result = FileMover(self.lib.catalog, reference).move_to(paths, folder) if paths else ActionResult()
+            result.failed[:0] = dropped
+            return result
 
     def undo(self, ctx: TaskContext) -> ActionResult:
         with self.lock:
             return FileMover(self.lib.catalog).undo_last()
+
+
+def _recheck(paths: Sequence[str], kept: Sequence[tuple[Sequence[GroupMember], Sequence[str]]] | None,
+             ) -> tuple[list[str], list[tuple[str, str]]]:
+    """The paths that may still move once each group's copies that stay are checked again."""
+    if kept is None:
+        return list(paths), []
+    grouped = {p for _, moving in kept for p in moving}
+    movable, dropped = check_kept(kept)
+    return movable + [p for p in paths if p not in grouped], dropped
 
 
 def sort_rows(rows: list[FileRow], sort_key: str, date_cache: dict[tuple[str, int], str] | None = None,

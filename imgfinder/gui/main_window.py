@@ -325,6 +325,11 @@ class MainWindow(QMainWindow):
     def _done_open(self, count: int) -> None:
         self.ready = True
         self._status(f"{photos(count)} in the library" if count else "Add a photo folder to start (Ctrl+O)")
+        recovery = self.engine.recovery
+        if recovery:
+            settled = len(recovery.finished) + len(recovery.rolled_back)
+            self._status(f"An interrupted clean-up was settled: {photos(settled)} back in place or in the undo log"
+                         " (Undo puts them back)")
         self.reload_rows()
         self.reload_problems()
         if self.settings.folders:
@@ -801,7 +806,8 @@ class MainWindow(QMainWindow):
         if not dialogs.confirm_file_action(self, "Move to trash", len(rows), sum(r.size for r in rows)):
             return
         paths, reference = [r.path for r in rows], list(self.settings.reference_folders)
-        self.runner.submit("files", lambda ctx: ("trash", self.engine.trash(ctx, paths, reference)))
+        kept = self._kept_groups(paths)
+        self.runner.submit("files", lambda ctx: ("trash", self.engine.trash(ctx, paths, reference, kept)))
 
     def move_selection(self) -> None:
         rows = self._movable()
@@ -813,7 +819,16 @@ class MainWindow(QMainWindow):
         if not dialogs.confirm_file_action(self, "Move", len(rows), sum(r.size for r in rows), folder):
             return
         paths, reference = [r.path for r in rows], list(self.settings.reference_folders)
-        self.runner.submit("files", lambda ctx: ("move", self.engine.move(ctx, paths, folder, reference)))
+        kept = self._kept_groups(paths)
+        self.runner.submit("files", lambda ctx: ("move", self.engine.move(ctx, paths, folder, reference, kept)))
+
+    def _kept_groups(self, paths: list[str]):  # -> list[tuple[list[GroupMember], list[str]]] | None
+        """From the duplicates tab: each group's copies that stay, checked again by content
+        just before the move (the question may stay open for hours)."""
+        if self.tabs.currentIndex() != TAB_DUPLICATES:
+            return None
+        wanted = set(paths)
+        return [(kept, [p for p in moving if p in wanted]) for kept, moving in self.duplicates_view.checked_by_group()]
 
     def undo(self) -> None:
         self.when_ready(lambda: self.runner.submit("files", lambda ctx: ("undo", self.engine.undo(ctx))))

@@ -171,9 +171,13 @@ def context() -> multiprocessing.context.BaseContext:
 
 
 def _child(argv: list[str], report: str, pause: tuple[str, int] | None, marker: str | None,
-           start_at: float | None) -> None:
+           start_at: float | None, env: dict[str, str] | None = None, step: int | None = None) -> None:
+    os.environ.update(env or {})
     if pause is not None:
         _install_pause(pause[0], pause[1], marker)
+    calls = count_steps() if step == -1 else None  # -1: count the steps, do not stop
+    if step is not None and step > 0:
+        _install_step_pause(step, marker)
     if start_at is not None:
         time.sleep(max(0.0, start_at - time.time()))
     out, err = io.StringIO(), io.StringIO()
@@ -183,7 +187,8 @@ def _child(argv: list[str], report: str, pause: tuple[str, int] | None, marker: 
     except BaseException:  # noqa: BLE001 - a crash is what the tests look for
         code = -1
         err.write(traceback.format_exc())
-    Path(report).write_text(json.dumps({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}))
+    Path(report).write_text(json.dumps({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue(),
+                                        "steps": len(calls) if calls is not None else None}))
     sys.stdout.flush()
     os._exit(0)
 
@@ -192,12 +197,12 @@ class Child:
     """An ``imgfinder`` command running in a child process."""
 
     def __init__(self, argv: list[str], workdir: Path, pause: tuple[str, int] | None = None,
-                 start_at: float | None = None) -> None:
+                 start_at: float | None = None, env: dict[str, str] | None = None, step: int | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.report = workdir / f"report-{os.getpid()}-{time.monotonic_ns()}.json"
         self.marker = workdir / f"paused-{time.monotonic_ns()}"
         self.process = context().Process(
-            target=_child, args=(argv, str(self.report), pause, str(self.marker), start_at), daemon=True,
+            target=_child, args=(argv, str(self.report), pause, str(self.marker), start_at, env, step), daemon=True,
         )
         self.process.start()
 
@@ -216,9 +221,9 @@ class Child:
         """Let a paused child go on."""
         Path(str(self.marker) + ".resume").touch()
 
-    def kill(self) -> None:
+    def kill(self, signum: int = signal.SIGKILL) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signal.SIGKILL)
+            os.kill(self.process.pid, signum)
         self.process.join(30)
 
     def result(self, timeout: float = 60.0) -> dict:
@@ -319,3 +324,59 @@ def _install_pause(point: str, nth: int, marker: str | None) -> None:
 def copy_state(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst
+
+
+# File-system steps of a clean-up or an undo (counted once ``FileMover`` starts acting): a
+# test stops the child just after the n-th one, to kill it there.
+STEP_CALLS = ("link", "unlink", "rename", "fsync", "mkdir", "rmdir", "open", "utime", "chmod")
+
+
+def count_steps() -> list[int]:
+    """Install the step counter in this (child) process, for a run that measures; returns
+    the list whose length is the count so far."""
+    calls: list[int] = []
+    _wrap_steps(lambda: calls.append(1))
+    return calls
+
+
+def _wrap_steps(on_step) -> None:
+    from imgfinder.core import file_actions
+
+    armed = [False]
+    for name in STEP_CALLS:
+        real = getattr(os, name)
+
+        def step(*args, _real=real, **kwargs):
+            out = _real(*args, **kwargs)
+            if armed[0]:
+                on_step()
+            return out
+
+        setattr(os, name, step)
+    for method in ("_run", "undo_last"):
+        real_method = getattr(file_actions.FileMover, method)
+
+        def acting(self, *args, _real=real_method, **kwargs):
+            armed[0] = True
+            try:
+                return _real(self, *args, **kwargs)
+            finally:
+                armed[0] = False
+
+        setattr(file_actions.FileMover, method, acting)
+
+
+def _install_step_pause(nth: int, marker: str | None) -> None:
+    """Stop just after the n-th file-system step of a file action: create ``marker`` and
+    wait there to be killed (a SIGTERM raises from this very point)."""
+    seen = [0]
+    real_open = os.open
+
+    def on_step() -> None:
+        seen[0] += 1
+        if seen[0] == nth and marker is not None:
+            os.close(real_open(marker, os.O_WRONLY | os.O_CREAT, 0o600))
+            while True:
+                time.sleep(0.01)
+
+    _wrap_steps(on_step)
