@@ -289,8 +289,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--prefer", choices=PREFER_CHOICES, default="best",
-        help="the copy to keep when a group holds a camera RAW file: best (most pixels, then largest file; "
-        "the default), raw (the RAW file) or jpeg (the other one: JPEG, HEIC ...)",
+        help="the copy to keep (listed first): best (the original, by the evidence: colour, the whole "
+        "picture, no border, real resolution, JPEG quality, EXIF; the default), raw or jpeg (of a camera's "
+        "RAW + JPEG pair), oldest, largest, exif (one with camera facts); a reference folder's file is "
+        "always kept",
+    )
+    p.add_argument(
+        "--prefer-folder", action="append", type=Path, default=[], metavar="FOLDER",
+        help="keep a copy in FOLDER when the group has one (may be repeated; unlike --reference, "
+        "its other files may be moved)",
+    )
+    p.add_argument(
+        "--prefer-path", metavar="PATTERN",
+        help="keep a copy whose path matches this shell pattern (case-insensitive), e.g. '*/DCIM/*'",
     )
     _add_filters(p, "leave out (in no group: never kept, never moved)")
     _add_format(p, "one line per group, the copy to keep first")
@@ -958,6 +969,9 @@ def _cmd_duplicates(library, args: argparse.Namespace, progress: ProgressPrinter
     finder = library.duplicate_finder(floor=min(DEFAULT_FLOOR, args.threshold), progress=progress,
                                       leave_out=_leave_out(args))
     finder.keep = KeepPreference(args.prefer)
+    finder.reference = list(getattr(args, "reference_folders", None) or [])
+    finder.prefer_folders = [os.path.abspath(f) for f in args.prefer_folder]
+    finder.prefer_pattern = args.prefer_path
     groups = []
     for item in finder.iter_groups(threshold, shots=shots):
         if isinstance(item, list):

@@ -23,7 +23,7 @@ from burst_scenes import burst_library
 from conftest import FakeEmbedder, small_copy
 from imgfinder import cli
 from imgfinder.cli import main
-from imgfinder.core.cleanup import plan_cleanup
+from imgfinder.core.cleanup import plan_cleanup, reference_first
 from imgfinder.core.duplicates import DuplicateGroup
 from imgfinder.core.file_filter import FileFilter, parse_size
 from imgfinder.core.group_kind import KIND_SHOTS
@@ -96,9 +96,10 @@ class Env:
         for n, p in enumerate(made):
             os.utime(p, (T0 + 100 + n, T0 + 100 + n))
         self.name = {i: Path(p).name for i, p in enumerate(photo_paths[:6])}
-        # What a clean-up with --reference ref moves: every copy but the one to keep, none in ref/.
+        # What a clean-up with --reference ref moves: every copy but the one to keep, none in
+        # ref/; a reference folder's file is the one kept, so photo 2's copy outside it goes.
         self.to_move = {"lib/copies/exact_0.jpg", "lib/copies/exact_0b.jpg", "lib/copies/small_1.jpg",
-                        "lib/copies/small_3.jpg"}
+                        "lib/copies/small_3.jpg", f"lib/{self.name[2]}"}
 
     def rel(self, path: str) -> str:
         return str(Path(path).relative_to(self.root))
@@ -136,19 +137,19 @@ def test_trash_moves_exactly_the_copies_and_undo_puts_every_byte_back(env, capsy
     assert all(after[p] == before[p] for p in after)  # ... every other file is byte-identical
     trashed = fingerprint(env.trash / "files")
     assert sorted(trashed.values()) == sorted(before[p] for p in env.to_move)  # whole, in the temporary trash
-    assert len(list((env.trash / "info").iterdir())) == 4
-    assert "moved 4 files" in out and "'imgfinder undo'" in out and "left alone: 1 file in reference folders" in out
+    assert len(list((env.trash / "info").iterdir())) == len(env.to_move) == 5
+    assert "moved 5 files" in out and "'imgfinder undo'" in out
     for p in env.to_move:
         assert str(env.root / p) in out
     # The next listing no longer shows what went to the trash.
     code, out, _ = run(capsys, monkeypatch, "duplicates", "--data-dir", env.data, "--format", "lines")
-    assert out.splitlines() == [f"{env.lib / env.name[2]}\t{env.ref / 'exact_2.jpg'}"]
+    assert out.splitlines() == []  # photo 2's reference file is alone now
 
     code, out, err = run(capsys, monkeypatch, "undo", "--data-dir", env.data)
     assert code == 0, err
     assert fingerprint(env.root) == before  # every path and every byte back
     assert fingerprint(env.trash / "files") == {} and list((env.trash / "info").iterdir()) == []
-    assert out.startswith("put back 4 files")
+    assert out.startswith("put back 5 files")
     for p in env.to_move:
         assert str(env.root / p) in out
     code, out, err = run(capsys, monkeypatch, "undo", "--data-dir", env.data)
@@ -165,12 +166,12 @@ def test_move_to_a_folder_and_undo(env, capsys, monkeypatch) -> None:
     action = json.loads(out)["action"]
     assert action["action"] == "move" and action["destination"] == str(dest) and not action["dry_run"]
     assert {env.rel(m["path"]) for m in action["moved"]} == env.to_move and action["failed"] == []
-    assert [env.rel(f["path"]) for f in action["left_alone"]] == ["ref/exact_2.jpg"]
+    assert action["left_alone"] == []  # ref/exact_2.jpg is its group's copy to keep, not left out
     after = fingerprint(env.root)
     assert set(before) - set(after) == env.to_move and all(after[p] == before[p] for p in after)
     moved = fingerprint(dest)
-    # Two copies were called exact_0*.jpg, no name was taken twice: four files, every byte whole.
-    assert sorted(moved.values()) == sorted(before[p] for p in env.to_move) and len(moved) == 4
+    # Two copies were called exact_0*.jpg, no name was taken twice: five files, every byte whole.
+    assert sorted(moved.values()) == sorted(before[p] for p in env.to_move) and len(moved) == 5
     assert not env.trash.exists()
     code, out, err = run(capsys, monkeypatch, "undo", "--data-dir", env.data, "--json")
     assert code == 0, err
@@ -191,12 +192,12 @@ def test_dry_run_prints_what_would_move_and_touches_nothing(env, capsys, monkeyp
             assert action["dry_run"] and action["moved"] == [] and action["batch"] is None
             assert {env.rel(f["path"]) for f in action["files"]} == env.to_move
         else:
-            plan = out.split("dry run: would move 4 files", 1)[1].splitlines()[1:]
+            plan = out.split("dry run: would move 5 files", 1)[1].splitlines()[1:]
             assert {env.rel(line.split()[-1]) for line in plan} == env.to_move  # exactly these
     dest = env.tmp / "removed"
     code, out, err = run(capsys, monkeypatch, "duplicates", "--move-to", str(dest), "-n", "--reference", str(env.ref),
                          "--data-dir", env.data, "-q")
-    assert code == 0 and "would move 4 files" in out and f"to {dest}" in out, err
+    assert code == 0 and "would move 5 files" in out and f"to {dest}" in out, err
     assert fingerprint(env.root) == before
     assert {p: os.stat(env.root / p).st_mtime_ns for p in before} == stat_before
     assert not env.trash.exists() and not dest.exists()
@@ -224,7 +225,7 @@ def test_on_a_terminal_it_asks_with_the_count_and_size(env, capsys, monkeypatch)
         code, out, err = run(capsys, monkeypatch, "duplicates", "--trash", "--reference", str(env.ref),
                              "--data-dir", env.data, "-q", stdin=terminal)
         assert terminal.asked == 1 and code == 1
-        assert f"Move 4 files ({human_size(size)}) to the trash? [y/N]" in err and "nothing was moved" in err
+        assert f"Move 5 files ({human_size(size)}) to the trash? [y/N]" in err and "nothing was moved" in err
         assert fingerprint(env.root) == before
     terminal = Terminal("y\n")
     code, out, err = run(capsys, monkeypatch, "duplicates", "--trash", "--reference", str(env.ref),
@@ -269,12 +270,13 @@ def test_a_group_whose_copy_to_keep_changed_is_left_alone(env, capsys, monkeypat
     failed = {env.rel(f["path"]) for f in json.loads(out)["action"]["failed"]}
     assert failed == {"lib/copies/exact_0.jpg", "lib/copies/exact_0b.jpg"} and "the copy to keep" in err
     after = fingerprint(env.root)
-    assert set(before) - set(after) == {"lib/copies/small_1.jpg", "lib/copies/small_3.jpg"}
+    assert set(before) - set(after) == {"lib/copies/small_1.jpg", "lib/copies/small_3.jpg", f"lib/{env.name[2]}"}
     # Found before asking: the group is left alone and said so (the listing still shows it).
     code, out, err = run(capsys, monkeypatch, "duplicates", "--trash", "--dry-run", "--data-dir", env.data, "-q",
                          "--reference", str(env.ref))
     assert code == 0 and "left a group alone" in err and str(keeper) in err and "nothing to move" in out
-    assert set(before) - set(fingerprint(env.root)) == {"lib/copies/small_1.jpg", "lib/copies/small_3.jpg"}
+    assert set(before) - set(fingerprint(env.root)) == {"lib/copies/small_1.jpg", "lib/copies/small_3.jpg",
+                                                        f"lib/{env.name[2]}"}
 
 
 def test_the_reference_folders_chosen_in_the_app_are_never_touched(env, capsys, monkeypatch) -> None:
@@ -333,12 +335,15 @@ def test_plan_rules_on_groups(env) -> None:
         groups = library.duplicate_finder().groups(0.85, shots=False)
     plan = plan_cleanup(groups, [str(env.ref)])
     assert {env.rel(p) for p in plan.paths} == env.to_move
-    assert all(env.rel(m.row.path) != env.rel(g.keeper.row.path) for g in groups for _, m in plan.moves)
+    # A reference folder's file is the copy to keep, whatever the group's order said.
+    kept = {reference_first(g, [str(env.ref)]).keeper.row.path for g in groups}
+    assert str(env.ref / "exact_2.jpg") in kept and f"{env.lib / env.name[2]}" not in kept
+    assert all(m.row.path not in kept for _, m in plan.moves)
     bursts = [DuplicateGroup(g.members, KIND_SHOTS) for g in groups]
     assert plan_cleanup(bursts, [str(env.ref)]).moves == []
     assert {env.rel(p) for p in plan_cleanup(bursts, [str(env.ref)], shots=True).paths} == env.to_move
     there = plan_cleanup(groups, [str(env.ref)], destination=str(env.lib / "copies"))
-    assert there.moves == [] and there.count("there") == 4
+    assert [env.rel(p) for p in there.paths] == [f"lib/{env.name[2]}"] and there.count("there") == 4
 
 
 def test_cleanup_options_that_cannot_go_together(env, capsys, monkeypatch) -> None:
@@ -437,7 +442,8 @@ def test_exclude_and_min_size_filter_duplicates_and_similar(env, capsys, monkeyp
     code, out, err = run(capsys, monkeypatch, "duplicates", "--trash", "--yes", "--data-dir", env.data, "-q",
                          "--reference", str(env.ref), "--exclude", "*/copies/small*")
     assert code == 0, err
-    assert set(before) - set(fingerprint(env.root)) == {"lib/copies/exact_0.jpg", "lib/copies/exact_0b.jpg"}
+    assert set(before) - set(fingerprint(env.root)) == {"lib/copies/exact_0.jpg", "lib/copies/exact_0b.jpg",
+                                                        f"lib/{env.name[2]}"}  # ref/exact_2.jpg is kept
     query = str(env.lib / env.name[1])
     code, out, _ = run(capsys, monkeypatch, "similar", query, "-k", "4", "--data-dir", env.data, "--json",
                        "--exclude", "*/copies/*")

@@ -32,7 +32,7 @@ def library(photos_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 def _finder(rows, layouts, workers: int) -> DuplicateFinder:
     vectors = np.ones((len(rows), 4), np.float32) / 2  # an embedding that calls everything alike
-    finder = DuplicateFinder(rows, vectors, layouts=layouts, workers=workers)
+    finder = DuplicateFinder(rows, vectors, layouts=layouts, workers=workers, local=False)  # the layout checks
     finder._pairs = [(i, j, 1.0) for i in range(len(rows)) for j in range(i + 1, len(rows))]
     return finder
 

@@ -185,7 +185,8 @@ def _finder(tmp_path: Path, n_copies: int = 3, n_others: int = 6) -> DuplicateFi
     for i, img in enumerate(images):
         rows.append(FileRow(i, str(tmp_path / f"{i}.jpg"), 1000 + i, 0, f"h{i}", img.width, img.height, None))
         layouts.append(signature_to_bytes(layout_signature(np.asarray(img.convert("RGB").resize((160, 160))))))
-    finder = DuplicateFinder(rows, same_vectors(len(rows)), layouts=layouts)
+    # local=False: the layouts' budgets are under test (no files are written for local features).
+    finder = DuplicateFinder(rows, same_vectors(len(rows)), layouts=layouts, local=False)
     finder._pairs = all_pairs(len(rows))
     return finder
 

@@ -112,6 +112,18 @@ def keeper_problem(member: GroupMember, content: bool = False) -> str | None:
     return None
 
 
+def reference_first(group: DuplicateGroup, reference: Sequence[str]) -> DuplicateGroup:
+    """The group with its first file in a reference folder as the copy to keep: a file in
+    a reference folder is always the one kept (the finder already ranks them first when
+    it is told the folders; this holds for any caller)."""
+    if not reference or is_under(group.keeper.row.path, reference):
+        return group
+    inside = [m for m in group.members if is_under(m.row.path, reference)]
+    if not inside:
+        return group
+    return DuplicateGroup([inside[0]] + [m for m in group.members if m is not inside[0]], group.kind)
+
+
 def plan_cleanup(
     groups: Sequence[DuplicateGroup], reference_folders: Sequence[str] = (), shots: bool = False,
     destination: str | None = None,
@@ -124,6 +136,7 @@ def plan_cleanup(
     reference = [os.path.abspath(f) for f in reference_folders]
     there = os.path.abspath(destination) if destination is not None else None
     for n, group in enumerate(groups, 1):
+        group = reference_first(group, reference)
         others = group.members[1:]
         if group.kind == KIND_SHOTS and not shots:
             plan.left_alone += [(m.row.path, SHOTS, "a burst shot: a different photo, not a copy") for m in others]

@@ -9,10 +9,11 @@ threshold above it without touching the model or the index (the GUI's slider).
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -24,7 +25,9 @@ from .formats import is_raw_name
 from .group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KindJudge, group_kind
 from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups
 from .knn import PairArrays, iter_near_pairs
+from .keeper import has_exif, rank_group, under
 from .layout import LayoutVerifier
+from .local_check import FeatureStore, LocalCheck
 from .cpus import usable_cores
 from .parallel_checks import PARALLEL_MIN, CheckPool
 from .progress import CancelToken, Progress
@@ -42,8 +45,12 @@ GREYSCALE_CHROMA = 2.0
 @dataclass(frozen=True)
 class GroupMember:
     row: FileRow
-    score: float  # cosine similarity to the suggested keeper (1.0 for exact copies)
-    exact: bool  # byte-identical to the keeper
+    # The score that admitted it: its highest cosine with another member of the group
+    # (``link``), 1.0 for an exact copy. Every member joined through one pair at or above
+    # the threshold, so the score a user sees is never below the slider.
+    score: float
+    exact: bool  # byte-identical to another file of the group (``link``)
+    link: str | None = None  # path of the member that score is with
 
 
 @dataclass(frozen=True)
@@ -61,17 +68,45 @@ class DuplicateGroup:
 
 
 class KeepPreference(str, Enum):
-    """Which copy of a group to keep when one is a camera RAW file. A RAW and the camera's
-    JPEG of it have the same pixels, so "best pixels" keeps the larger file, the RAW; some
-    people keep RAWs (to edit later), others the JPEGs (to save space)."""
+    """Which copy of a group to keep. By default the original, by the evidence of
+    ``core.keeper`` (colour, whole picture, no frame, real resolution, quality, EXIF);
+    a user may rather keep a RAW or a JPEG of a RAW + JPEG pair (one shot saved twice), the
+    oldest file, the largest file, or one with EXIF camera facts. The evidence decides
+    between files the chosen rule leaves equal, and a reference folder's file always wins."""
 
-    BEST_PIXELS = "best"  # most pixels, then the largest file (as for any copies)
+    BEST_PIXELS = "best"  # the original (the evidence of core.keeper)
     RAW = "raw"  # a RAW file when the group has one
     JPEG = "jpeg"  # a file that is not RAW when the group has one (JPEG, HEIC ...)
+    OLDEST = "oldest"  # the file modified longest ago
+    LARGEST = "largest"  # the largest file
+    EXIF = "exif"  # a file with EXIF camera facts (date taken or camera)
 
 
-KEEP_LABELS = {KeepPreference.BEST_PIXELS: "Keep best pixels", KeepPreference.RAW: "Keep RAW",
-               KeepPreference.JPEG: "Keep JPEG"}
+KEEP_LABELS = {KeepPreference.BEST_PIXELS: "Keep original", KeepPreference.RAW: "Keep RAW",
+               KeepPreference.JPEG: "Keep JPEG", KeepPreference.OLDEST: "Keep oldest",
+               KeepPreference.LARGEST: "Keep largest", KeepPreference.EXIF: "Keep with EXIF"}
+
+
+def rule_key(row: FileRow, prefer: KeepPreference, prefer_folders: Sequence[str] = (),
+             prefer_pattern: str | None = None) -> tuple:
+    """Sort key of the user's keep rules (lower first): a preferred folder's file, then one
+    whose path matches ``prefer_pattern`` (a shell pattern, case-insensitive), then the
+    ``prefer`` rule; 0 where a rule says nothing, so the evidence decides."""
+    folder = not under(row.path, prefer_folders) if prefer_folders else False
+    pattern = (not fnmatch.fnmatch(row.path.casefold(), prefer_pattern.casefold())) if prefer_pattern else False
+    if prefer is KeepPreference.RAW:
+        rule: object = not is_raw_name(row.path)
+    elif prefer is KeepPreference.JPEG:
+        rule = is_raw_name(row.path)
+    elif prefer is KeepPreference.OLDEST:
+        rule = row.mtime_ns
+    elif prefer is KeepPreference.LARGEST:
+        rule = -row.size
+    elif prefer is KeepPreference.EXIF:
+        rule = not has_exif(row.path)
+    else:
+        rule = 0
+    return (folder, pattern, rule)
 
 
 def keep_rank(row: FileRow, prefer: KeepPreference = KeepPreference.BEST_PIXELS) -> tuple:
@@ -138,6 +173,17 @@ class DuplicateFinder:
     # Row id -> ``decoder.chroma`` (``Catalog.chromas``); a row not in it is taken for colour.
     chromas: dict[int, float] | None = None
     keep: KeepPreference = KeepPreference.BEST_PIXELS  # which copy of a group is put first
+    # Reference folders: their files are always a group's keeper (``core.keeper``).
+    reference: list[str] = field(default_factory=list)
+    # The user's keep rules besides ``keep`` (``rule_key``): files in these folders, or
+    # whose path matches this pattern, are kept first (after reference folders).
+    prefer_folders: list[str] = field(default_factory=list)
+    prefer_pattern: str | None = None
+    # Copies are proven by local features (``core.copy_proof``), cached in ``features``
+    # (the catalog); False: by the 64 px layout alone (tests of the older evidence);
+    # None: local features whenever there are layouts (no layouts: no verification).
+    local: bool | None = None
+    features: FeatureStore | None = None
     _reps: list[int] = field(default_factory=list, init=False)
     _copies: dict[int, list[int]] = field(default_factory=dict, init=False)
     _pairs: PairArrays | list[Pair] = field(default_factory=PairArrays.empty, init=False)
@@ -163,6 +209,9 @@ class DuplicateFinder:
             if aliases:
                 self._rep_of[list(aliases)] = rep  # neighbours found through an alias count for the file
         self.verifier = LayoutVerifier(self.layouts) if self.layouts is not None else None
+        self.local_check = LocalCheck([r.path for r in self.rows], [r.id for r in self.rows],
+                                      [r.hash for r in self.rows], self.features) \
+            if (self.local if self.local is not None else self.layouts is not None) else None
         chromas = self.chromas or {}
         self.greyscale = np.array([chromas.get(r.id, GREYSCALE_CHROMA + 1) <= GREYSCALE_CHROMA for r in self.rows],
                                   dtype=bool)
@@ -237,17 +286,26 @@ class DuplicateFinder:
         verifier = self.verifier
         judge = self._judge()
 
+        local = self.local_check
+
         def same_picture(i: int, j: int) -> bool:
-            # Every pair of a group: the layout lines up and the camera does not say "two
-            # exposures"; one pair of each merge must also pass the stricter copy check
-            # of the kinds (``link``: the fine detail, from the same cached match).
-            return (verifier is None or verifier.same_picture(i, j)) and judge.not_two_exposures(i, j)
+            # Every pair of a group is one picture: with local features, one exact fit
+            # and agreement over the whole overlap (``copy_proof``), which is also the
+            # stricter check of the kinds (``link``); else the layout lines up. In both,
+            # the camera must not say "two exposures".
+            if not judge.not_two_exposures(i, j):
+                return False
+            if local is not None:
+                return self._locally_copies(i, j)
+            return verifier is None or verifier.same_picture(i, j)
+
+        link = (lambda i, j: True) if local is not None else judge.copy_pair
 
         plausible = verifier.plausible if verifier is not None else None
         plausible_many = verifier.plausible_many if verifier is not None else None
         self.stats = VerificationStats()
         clusters: list[list[int]] = []
-        pool = self._check_pool(threshold)
+        pool = self._check_pool(threshold) if local is None else None
         # Start the checks of a batch in the workers; returns the function that waits for them.
         match_ahead = functools.partial(pool.submit, verifier, cancel=cancel) \
             if pool is not None and verifier is not None else None
@@ -255,7 +313,7 @@ class DuplicateFinder:
             for item in iter_complete_linkage_groups(
                 self.vectors, self._pairs, threshold, cannot_link, same_picture,
                 plausible=plausible, plausible_many=plausible_many, stats=self.stats, cancel=cancel,
-                link=judge.copy_pair, greyscale=self.greyscale, grey_slack=GREY_PAIR_SLACK,
+                link=link, greyscale=self.greyscale, grey_slack=GREY_PAIR_SLACK,
                 match_ahead=match_ahead,
             ):
                 if isinstance(item, Progress):
@@ -266,6 +324,8 @@ class DuplicateFinder:
             if pool is not None:
                 pool.close()
                 self.stats.worker_peak_mb = sum(pool.peak_mb.values())
+            if local is not None:
+                local.flush()
         grouped_reps = {rep for c in clusters for rep in c}
         # Byte-identical copies form a group even when nothing else is similar to them.
         clusters += [[rep] for rep in self._reps if rep not in grouped_reps and len(self._copies[rep]) > 1]
@@ -280,6 +340,22 @@ class DuplicateFinder:
                 result.append(self._make_group(c, shots=True))
         result.sort(key=lambda g: (-len(g.members), g.keeper.row.path))
         yield result
+
+    def _locally_copies(self, i: int, j: int) -> bool:
+        """Local features prove i and j one picture. Photos too smooth for keypoints (a
+        gradient, a night sky: ``copy_proof.feature_poor``) have nothing to prove with;
+        for them the layout's copy test decides, as before local features."""
+        from .copy_proof import feature_poor
+        from .group_kind import is_copy_match
+
+        check = self.local_check
+        fa, fb = check.features(i), check.features(j)
+        if fa is None or fb is None:
+            return False
+        if feature_poor(fa, fb):
+            v = self.verifier
+            return v is not None and v.same_picture(i, j) and is_copy_match(v.match(i, j))
+        return check.copies(i, j)
 
     def _check_pool(self, threshold: float) -> CheckPool | None:
         """Worker processes for the full checks when the grouping has many pairs to check
@@ -301,17 +377,48 @@ class DuplicateFinder:
         return judge
 
     def _make_group(self, indices: list[int], shots: bool = False) -> DuplicateGroup:
-        ordered = sorted(indices, key=lambda i: keep_rank(self.rows[i], self.keep))
-        best = ordered[0]
-        scores = np.einsum("ij,j->i", self.vectors[ordered], self.vectors[best])
-        best_hash = self.rows[best].hash
-        twins = sum(1 for i in ordered if best_hash is not None and self.rows[i].hash == best_hash)
+        ordered = self._keeper_order(indices, shots)
+        vecs = self.vectors[ordered]
+        sims = vecs @ vecs.T
+        np.fill_diagonal(sims, -np.inf)
+        hashes = [self.rows[i].hash for i in ordered]
         members = []
-        for i, s in zip(ordered, scores.tolist()):
-            # The keeper counts as an exact copy only when it has a byte-identical twin.
-            exact = best_hash is not None and self.rows[i].hash == best_hash and twins > 1
-            members.append(GroupMember(self.rows[i], 1.0 if exact else float(min(max(s, 0.0), 1.0)), exact))
+        for k, i in enumerate(ordered):
+            # Byte-identical to another file of the group: an exact copy (of the first such).
+            twin = next((t for t, h in enumerate(hashes) if t != k and h is not None and h == hashes[k]), None)
+            if twin is not None:
+                members.append(GroupMember(self.rows[i], 1.0, True, self.rows[ordered[twin]].path))
+                continue
+            # Else the score that admitted it: its strongest pair in the group (every member
+            # joined through a pair at the threshold), and through which photo.
+            j = int(np.argmax(sims[k])) if len(ordered) > 1 else k
+            score = float(min(max(sims[k, j], 0.0), 1.0)) if j != k else 1.0
+            members.append(GroupMember(self.rows[i], score, False, self.rows[ordered[j]].path if j != k else None))
         kind = group_kind([self.rows[i].hash for i in ordered], shots)
         if kind == KIND_COPIES and self._judge().one_shot_raw_and_jpeg(ordered):
             kind = KIND_RAW_JPEG
         return DuplicateGroup(members, kind)
+
+    def _keeper_order(self, indices: list[int], shots: bool) -> list[int]:
+        """The group's files, the one to keep first: a reference folder's file always;
+        then the user's keep rules (``rule_key``); between files those leave equal, among
+        copies the evidence of being the original (``core.keeper``), among exact copies
+        and shots the older rule (``keep_rank``)."""
+        rows = self.rows
+        hashes = {rows[i].hash for i in indices}
+        if shots or len(hashes) == 1 or self.local_check is None:
+            base = sorted(indices, key=lambda i: keep_rank(rows[i]))
+        else:
+            # Byte-identical files are one picture: rank one of each content, then put
+            # its twins (by the older rule) right after it.
+            by_hash: dict[str | None, list[int]] = defaultdict(list)
+            for i in sorted(indices, key=lambda i: (not under(rows[i].path, self.reference), keep_rank(rows[i]))):
+                by_hash[rows[i].hash or f"row:{i}"].append(i)
+            heads = [m[0] for m in by_hash.values()]
+            chromas = self.chromas or {}
+            order = rank_group(heads, rows, self.local_check.proof, lambda i: chromas.get(rows[i].id),
+                               features=self.local_check.features)
+            base = [i for h in order for i in by_hash[rows[h].hash or f"row:{h}"]]
+        keep = KeepPreference(self.keep)
+        return sorted(base, key=lambda i: (not under(rows[i].path, self.reference),
+                                           rule_key(rows[i], keep, self.prefer_folders, self.prefer_pattern)))

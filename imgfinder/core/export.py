@@ -53,7 +53,7 @@ def group_json(group: DuplicateGroup, infos: Mapping[int, PhotoInfo] | None = No
     for i, m in enumerate(group.members):
         entry = {
             "path": m.row.path, "score": round(m.score, 6), "width": m.row.width,
-            "height": m.row.height, "size": m.row.size, "exact": m.exact, "keep": i == 0,
+            "height": m.row.height, "size": m.row.size, "exact": m.exact, "keep": i == 0, "link": m.link,
             "raw": is_raw_name(m.row.path),  # a camera RAW file (group kind "raw+jpeg": its JPEG beside it)
         }
         if infos is not None:

@@ -19,6 +19,7 @@ from .catalog import Catalog, FileRow, is_damage, move_aside_folders, salvage, s
 from .decoder import DecodeError, decode_for_model
 from .duplicates import DEFAULT_FLOOR, DuplicateFinder
 from .embedding import Embedder, describe, feature_id_of, retrieval_id_of, retrieval_vectors
+from .feature_cache import CACHE_NAME as FEATURE_CACHE_NAME, FeatureCache
 from .file_actions import in_trash
 from .indexer import Indexer
 from .progress import CancelToken, Progress
@@ -173,6 +174,7 @@ class Library:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self.catalog = Catalog(self.data_dir / CATALOG_NAME)
+        self.feature_cache = FeatureCache(self.data_dir / FEATURE_CACHE_NAME)
         try:
             catalog_id = self.catalog.catalog_id
             self.store = IndexStore(self.data_dir / INDEX_DIR, catalog_id=catalog_id)
@@ -199,6 +201,7 @@ class Library:
         for index, _ in self._loaded.values():
             index.unload()
         self._loaded.clear()
+        self.feature_cache.close()
         self.catalog.close()
         close_embedder = getattr(self.embedder, "close", None)  # e.g. stop a model process
         if callable(close_embedder):
@@ -366,6 +369,8 @@ class Library:
         layouts = [stored.get(r.id) for r in rows]
         finder = DuplicateFinder(rows, vectors, ignored=self.catalog.ignored_pairs(), layouts=layouts,
                                  dates=self.catalog.capture_dates([r.id for r in rows]),
-                                 chromas=self.catalog.chromas([r.id for r in rows]))
+                                 chromas=self.catalog.chromas([r.id for r in rows]), features=self.feature_cache)
         yield from finder.compute_candidates(index, floor=floor, cancel=cancel)
+        if self.feature_cache.path.exists():  # the features of photos gone from the library go too
+            self.feature_cache.keep_only(r.hash for r in rows if r.hash)
         yield finder

@@ -144,7 +144,8 @@ class Engine:
 
     # -- duplicates ----------------------------------------------------------------------
     def duplicates(self, ctx: TaskContext, threshold: float, hidden: set[str],
-                   keep: KeepPreference = KeepPreference.BEST_PIXELS) -> tuple[DuplicateFinder, list[DuplicateGroup]]:
+                   keep: KeepPreference = KeepPreference.BEST_PIXELS,
+                   reference: Sequence[str] | None = None) -> tuple[DuplicateFinder, list[DuplicateGroup]]:
         with self.lock:
             finder = None
             for item in self.lib.iter_duplicate_finder(DEFAULT_FLOOR, ctx.cancel):
@@ -153,7 +154,7 @@ class Engine:
                 else:
                     ctx.report(ProgressInfo.of(item), stage=item.stage)
         assert finder is not None
-        return finder, regroup(finder, threshold, hidden, ctx, keep)
+        return finder, regroup(finder, threshold, hidden, ctx, keep, reference)
 
     def ignore_pair(self, ctx: TaskContext, hash_a: str, hash_b: str) -> None:
         self.lib.catalog.ignore_pair(hash_a, hash_b)
@@ -229,27 +230,30 @@ def _groups(finder: DuplicateFinder, threshold: float, ctx: TaskContext | None) 
 
 
 def regroup(finder: DuplicateFinder, threshold: float, hidden: set[str], ctx: TaskContext | None = None,
-            keep: KeepPreference | None = None) -> list[DuplicateGroup]:
+            keep: KeepPreference | None = None, reference: Sequence[str] | None = None) -> list[DuplicateGroup]:
     """Groups at ``threshold`` without files the user moved away (``hidden``) or trashed,
-    the copy ``keep`` prefers first (None: as the finder was told before)."""
+    the copy ``keep`` prefers first and a reference folder's file always first (None: as
+    the finder was told before)."""
     if keep is not None:
         finder.keep = KeepPreference(keep)
+    if reference is not None:
+        finder.reference = list(reference)
     groups = []
     for g in _groups(finder, max(threshold, finder.floor), ctx):
         members = [m for m in g.members if m.row.path not in hidden and not in_trash(m.row.path)]
         if len(members) < 2:
             continue
-        if members[0] is not g.members[0]:
-            members = sorted(members, key=lambda m: keep_rank(m.row, finder.keep))
+        # The members stay in the finder's keeper order: with the first one gone, the
+        # next best is kept (the evidence ranking needs the removed files no more).
         # Without the moved files a group of copies may be exact copies now; shots stay shots.
         kind = kind_after_removal(g.kind, [m.row.hash for m in members], [m.row.path for m in members])
         groups.append(DuplicateGroup(members, kind))
     return groups
 
 
-def regroup_task(finder: DuplicateFinder, threshold: float, hidden: set[str],
-                 keep: KeepPreference | None = None) -> Callable[[TaskContext], tuple[float, list[DuplicateGroup]]]:
-    return lambda ctx: (threshold, regroup(finder, threshold, hidden, ctx, keep))
+def regroup_task(finder: DuplicateFinder, threshold: float, hidden: set[str], keep: KeepPreference | None = None,
+                 reference: Sequence[str] | None = None) -> Callable[[TaskContext], tuple[float, list[DuplicateGroup]]]:
+    return lambda ctx: (threshold, regroup(finder, threshold, hidden, ctx, keep, reference))
 
 
 # -- pictures for the details panel, preview and compare views ---------------------------

@@ -687,10 +687,11 @@ class MainWindow(QMainWindow):
         threshold = self.duplicates_view.threshold()
         keep = self.duplicates_view.keep_preference()
         hidden = set(self.hidden)
+        reference = list(self.settings.reference_folders)
 
         def go() -> None:
             self.runner.submit("duplicates",
-                               lambda ctx: (threshold, *self.engine.duplicates(ctx, threshold, hidden, keep)),
+                               lambda ctx: (threshold, *self.engine.duplicates(ctx, threshold, hidden, keep, reference)),
                                cancel_running=True)
 
         self.when_ready(go)
@@ -716,7 +717,8 @@ class MainWindow(QMainWindow):
         self.settings.threshold = threshold
         if self.finder is not None:
             self.runner.submit("regroup", jobs.regroup_task(self.finder, threshold, set(self.hidden),
-                                                            self.duplicates_view.keep_preference()))
+                                                            self.duplicates_view.keep_preference(),
+                                                            list(self.settings.reference_folders)))
 
     def _keep_changed(self, keep) -> None:
         """The "Keep" choice changed: regroup so each group's copy to keep comes first."""

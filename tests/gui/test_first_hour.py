@@ -307,7 +307,7 @@ def test_duplicates_summary_is_never_cut_off_and_bursts_are_not_removable(qtbot,
 def test_a_cancelled_duplicate_search_does_not_say_it_is_still_looking(qtbot, make_window) -> None:
     window = make_window()
 
-    def search_until_cancelled(ctx, threshold, hidden, keep=None):  # a long search, ended by its cancel token
+    def search_until_cancelled(ctx, threshold, hidden, keep=None, reference=None):  # a long search, ended by its cancel token
         while True:
             ctx.cancel.raise_if_cancelled()
             time.sleep(0.01)

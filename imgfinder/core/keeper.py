@@ -1,0 +1,222 @@
+"""Which file of a group of copies is the original: the one kept by default.
+
+"Most pixels" is no evidence of being the source: a bordered copy has more pixels and no
+more picture, an upscaled one more pixels and no more detail. The ranking asks, in this
+order (each question only decides between files the ones before left equal):
+
+1. a file in a reference folder (by real path) is always kept;
+2. the ``KeepPreference`` for a RAW + JPEG pair, when the user chose one;
+3. colour over greyscale (a greyscale copy lost the colour);
+4. the file that holds the others' whole picture (``copy_proof.Proof.covers_*``, frames
+   aside): a crop holds less;
+5. no flat frame (a border or letterbox adds no picture);
+6. real resolution: more pixels of picture, unless the larger file was saved far more
+   coarsely than the smaller one (``_real_resolution``: then it is an upscale of it);
+7. not clearly blurred next to the others (``sharpness``);
+8. JPEG quality (the finer quantisation; a lossless file ties with the best);
+9. EXIF camera facts (edit tools often drop them);
+10. the oldest file, then the largest, then a real file before a symlink, then by path.
+
+``benchmarks/copies_hard.py`` measures how often the original is kept, per edit kind.
+Pure numpy, Pillow and OpenCV; no Qt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import FileRow
+from .copy_proof import Proof
+from .formats import is_raw_name
+from .keypoints import LocalFeatures, band_ratio  # noqa: F401 - band_ratio: the sharpness measure
+
+GREYSCALE_CHROMA = 2.0  # as ``duplicates.GREYSCALE_CHROMA``
+HOLDS = 0.95  # share of another file's picture inside this one for "holds its picture"
+LARGER = 1.15  # linear size ratio from which one file has "more pixels" than another
+# A larger file saved with JPEG quantisation this many times coarser than a smaller file
+# holding the same picture is taken for an upscale of it (see ``_real_resolution``).
+COARSER = 2.0
+BLURRED = 0.6  # sharpness this far below the sharpest file's: clearly blurred
+
+
+def under(path: str, folders: Sequence[str]) -> bool:
+    """Is ``path`` inside one of ``folders``, compared by real path (a symlinked folder
+    protects the same files as its target)?"""
+    if not folders:
+        return False
+    real = os.path.realpath(path)
+    for folder in folders:
+        root = os.path.realpath(folder)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return True
+    return False
+
+
+def jpeg_coarseness(path: str) -> float | None:
+    """Sum of the luminance quantisation table (lower: finer, a higher JPEG quality);
+    None for a file that is not a JPEG."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            tables = getattr(img, "quantization", None)
+            if img.format != "JPEG" or not tables:
+                return None
+            return float(sum(tables.get(0, next(iter(tables.values())))))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def has_exif(path: str) -> bool:
+    from .metadata import read_metadata
+
+    try:
+        m = read_metadata(path)
+    except Exception:  # noqa: BLE001
+        return False
+    return bool(m.date_taken or m.camera)
+
+
+def picture_box(features: LocalFeatures | None) -> tuple[float, bool]:
+    """(share of the photo's pixels inside a flat frame, has it a frame), by its small
+    check picture (``layout.content_box``); (1.0, False) when not known."""
+    from .layout import content_box
+
+    if features is None:
+        return 1.0, False
+    top, bottom, left, right = content_box(features.check.astype(np.float32))
+    h, w = features.check.shape
+    return (bottom - top) * (right - left) / max(1, h * w), (top, bottom, left, right) != (0, h, 0, w)
+
+
+@dataclass
+class KeeperFacts:
+    """What the ranking knows about one file of a group (tests build these by hand)."""
+
+    row: FileRow
+    reference: bool = False
+    wrong_kind: bool = False
+    grey: bool = False
+    holds: int = 0  # other files of the group whose picture this one holds
+    framed: bool = False
+    real_pixels: float = 0.0
+    resolution_rank: int = 0  # 0: the most real pixels (files within LARGER of each other tie)
+    blurred: bool = False
+    coarseness: float = 0.0
+    exif: bool = False
+
+    def key(self) -> tuple:
+        r = self.row
+        return (not self.reference, self.wrong_kind, self.grey, -self.holds, self.framed,
+                self.resolution_rank, self.blurred, self.coarseness, not self.exif,
+                r.mtime_ns, -r.size, os.path.islink(r.path), r.path)
+
+
+def rank_group(
+    indices: Sequence[int], rows: Sequence[FileRow], proof: Callable[[int, int], Proof | None] | None,
+    chroma: Callable[[int], float | None], reference: Sequence[str] = (), prefer: str = "best",
+    features: Callable[[int], LocalFeatures | None] | None = None,
+) -> list[int]:
+    """``indices`` ordered original first (see the module's docstring). ``features(i)``:
+    file i's local features, whose small picture shows a flat frame."""
+    if len(indices) < 2:
+        return list(indices)
+    facts = group_facts(indices, rows, proof, chroma, reference, prefer, features)
+    return sorted(indices, key=lambda i: facts[i].key())
+
+
+def group_facts(
+    indices: Sequence[int], rows: Sequence[FileRow], proof: Callable[[int, int], Proof | None] | None,
+    chroma: Callable[[int], float | None], reference: Sequence[str] = (), prefer: str = "best",
+    features: Callable[[int], LocalFeatures | None] | None = None,
+) -> dict[int, KeeperFacts]:
+    """What ``rank_group`` ranks by, per file (also what a user may be shown)."""
+    facts = {i: KeeperFacts(rows[i]) for i in indices}
+    chromas = {i: chroma(i) for i in indices}
+    colour_exists = any(c is None or c > GREYSCALE_CHROMA for c in chromas.values())
+    for i in indices:
+        f = facts[i]
+        f.reference = under(rows[i].path, reference)
+        f.wrong_kind = (prefer == "raw" and not is_raw_name(rows[i].path)) or (
+            prefer == "jpeg" and is_raw_name(rows[i].path))
+        c = chromas[i]
+        f.grey = colour_exists and c is not None and c <= GREYSCALE_CHROMA
+        share, f.framed = picture_box(features(i) if features is not None else None)
+        # Pixels of picture: a frame's are none.
+        f.real_pixels = float((rows[i].width or 0) * (rows[i].height or 0)) * share
+        f.coarseness = jpeg_coarseness(rows[i].path) or 0.0
+        f.exif = has_exif(rows[i].path)
+    lossless_or_best = min((f.coarseness for f in facts.values() if f.coarseness), default=0.0)
+    for f in facts.values():
+        if not f.coarseness:
+            f.coarseness = lossless_or_best  # a lossless file ties with the finest JPEG
+    if proof is not None:
+        for i in indices:
+            for j in indices:
+                if i != j:
+                    p = proof(i, j)
+                    if p is not None and p.fit is not None and p.covers_b >= HOLDS:
+                        facts[i].holds += 1
+        _real_resolution(indices, rows, facts)
+    _blur(indices, facts, features)
+    _resolution_ranks(facts)
+    return facts
+
+
+def _resolution_ranks(facts: dict[int, KeeperFacts]) -> None:
+    """Rank files by real pixels, those within LARGER (linear) of the rank's largest tied."""
+    rank, top = -1, None
+    for f in sorted(facts.values(), key=lambda f: -f.real_pixels):
+        if top is None or f.real_pixels * LARGER ** 2 < top:
+            rank, top = rank + 1, f.real_pixels
+        f.resolution_rank = rank
+
+
+def _real_resolution(indices: Sequence[int], rows: Sequence[FileRow], facts: dict[int, KeeperFacts]) -> None:
+    """A file with more pixels than the next smaller one that holds as much picture keeps
+    its pixel count only if it was not saved far more coarsely (a JPEG quantised at least
+    COARSER times coarser): such a file is taken for an upscale of the smaller one and
+    counts as its size, ranked below it. Why not a test of the pixels themselves: the
+    energy above the smaller file's resolution did not tell upscales from originals (26
+    photos: upscales at JPEG 92 had 0.14-0.28 of the octave below, soft originals from
+    0.18), so an upscale saved as finely as its source is not told apart."""
+    best = max(f.holds for f in facts.values())
+    full = sorted((i for i in indices if facts[i].holds == best), key=lambda i: facts[i].real_pixels)
+    for k in range(1, len(full)):  # smallest first: each compared with the one below it, as corrected
+        i, smaller = full[k], full[k - 1]
+        if not facts[smaller].real_pixels:
+            continue
+        factor = (facts[i].real_pixels / facts[smaller].real_pixels) ** 0.5
+        if factor < LARGER:
+            continue
+        ci, cs = jpeg_coarseness(rows[i].path), jpeg_coarseness(rows[smaller].path)
+        if ci is not None and cs is not None and ci >= COARSER * cs:
+            facts[i].real_pixels = facts[smaller].real_pixels
+            facts[i].blurred = True
+
+
+def _blur(indices: Sequence[int], facts: dict[int, KeeperFacts],
+          features: Callable[[int], LocalFeatures | None] | None) -> None:
+    """Of files with about the same pixels, one clearly less sharp than the sharpest is
+    blurred (``LocalFeatures.sharpness``, measured when its features were made)."""
+    if features is None:
+        return
+    top = max(facts[i].real_pixels for i in indices)
+    alike = [i for i in indices if facts[i].real_pixels >= top / LARGER ** 2]
+    if len(alike) < 2:
+        return
+    sharp = {}
+    for i in alike:
+        f = features(i)
+        if f is not None and f.sharpness > 0:
+            sharp[i] = f.sharpness
+    if not sharp:
+        return
+    best = max(sharp.values())
+    for i, s in sharp.items():
+        if s < BLURRED * best:
+            facts[i].blurred = True

@@ -1,0 +1,109 @@
+"""The duplicate search's pair check by local features (``core.copy_proof``), with each
+photo's features made once, when it first appears in a candidate pair, and cached (``core.feature_cache``).
+
+Why lazily and not at index time: most photos of a library without copies never reach
+a full check (the copy vectors and the 64 px layout filter reject their pairs first), so
+finding SIFT keypoints for every photo while indexing would pay for evidence that is
+never asked for. ``benchmarks/copies_hard.py`` measures what the check costs on
+libraries with and without copies.
+
+Work is bounded per photo as before (``core.grouping``'s budgets decide how many pairs
+of a photo are checked); memory is bounded by keeping at most ``KEEP`` photos' features
+in memory (the rest are read back from the cache, ``core.feature_cache``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from .copy_proof import Proof, prove
+from .keypoints import FORMAT, LocalFeatures, extract
+
+KEEP = 768  # photos' features kept in memory (~130 KB each)
+WRITE_EVERY = 32  # new features written to the catalog in batches of this many
+
+
+class FeatureStore(Protocol):
+    """Where features are cached between searches, by content hash (``feature_cache``)."""
+
+    def get(self, content_hash: str, fmt: int) -> bytes | None: ...
+
+    def put(self, items: Sequence[tuple[str, bytes]], fmt: int) -> None: ...
+
+
+class LocalCheck:
+    """Proofs for pairs of rows (positions in ``paths``), computed once per pair.
+
+    ``ids[i]`` and ``hashes[i]`` are row i's catalog id and content hash (the cache key);
+    ``store`` may be None (no cache: features live only as long as this object).
+    ``extract`` is injectable for tests."""
+
+    def __init__(
+        self, paths: Sequence[str], ids: Sequence[int], hashes: Sequence[str | None],
+        store: FeatureStore | None = None, extract_features: Callable[[str], LocalFeatures] = extract,
+    ) -> None:
+        self.paths, self.ids, self.hashes = paths, ids, hashes
+        self.store = store
+        self.extract = extract_features
+        self._kept: OrderedDict[int, LocalFeatures | None] = OrderedDict()
+        self._pending: list[tuple[str, bytes]] = []
+        self._proofs: dict[tuple[int, int], Proof | None] = {}
+        self.extracted = 0  # photos whose features were made (not found cached)
+        self.reasons: dict[int, str] = {}  # row -> why it has no features (unreadable, vanished)
+
+    def features(self, i: int) -> LocalFeatures | None:
+        if i in self._kept:
+            self._kept.move_to_end(i)
+            return self._kept[i]
+        found = self._cached(i)
+        if found is None and i not in self.reasons:
+            try:
+                found = self.extract(self.paths[i])
+            except Exception as exc:  # noqa: BLE001 - any unreadable photo is only "not proven"
+                self.reasons[i] = str(exc) or type(exc).__name__
+            else:
+                self.extracted += 1
+                if self.hashes[i]:
+                    self._pending.append((self.hashes[i], found.to_bytes()))
+                    if len(self._pending) >= WRITE_EVERY:
+                        self.flush()
+        self._kept[i] = found
+        if len(self._kept) > KEEP:
+            self._kept.popitem(last=False)
+        return found
+
+    def _cached(self, i: int) -> LocalFeatures | None:
+        if self.store is None or not self.hashes[i]:
+            return None
+        raw = self.store.get(self.hashes[i], FORMAT)
+        if raw is None:
+            return None
+        try:
+            return LocalFeatures.from_bytes(raw)
+        except Exception:  # noqa: BLE001 - a damaged cache entry is made anew
+            return None
+
+    def flush(self) -> None:
+        """Write the features made since the last flush to the store (a read-only data
+        folder only loses the cache: the search itself goes on)."""
+        pending, self._pending = self._pending, []
+        if self.store is not None and pending:
+            self.store.put(pending, FORMAT)
+
+    def proof(self, i: int, j: int) -> Proof | None:
+        """The proof for rows i and j, stated as (a=i, b=j); None when either photo has no
+        features (unreadable now)."""
+        key = (i, j) if i < j else (j, i)
+        if key not in self._proofs:
+            fa, fb = self.features(key[0]), self.features(key[1])
+            self._proofs[key] = prove(fa, fb) if fa is not None and fb is not None else None
+        found = self._proofs[key]
+        if found is None or key == (i, j):
+            return found
+        return found.swapped()
+
+    def copies(self, i: int, j: int) -> bool:
+        p = self.proof(i, j)
+        return p is not None and p.copies

@@ -1,0 +1,234 @@
+"""Copies are proven by local features (core.copy_proof), and the original is the file
+kept (core.keeper): edited copies pass, the hard negatives a pooled vector or a 64 px
+layout cannot tell from copies do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from imgfinder.core import copy_proof
+from imgfinder.core.catalog import FileRow
+from imgfinder.core.feature_cache import FeatureCache
+from imgfinder.core.keeper import band_ratio, rank_group, under
+from imgfinder.core.keypoints import WORK_AREA, LocalFeatures, extract, features_of_grey
+from imgfinder.core.local_check import LocalCheck
+
+PHOTOS = ("01_astronaut.jpg", "03_chelsea.jpg", "05_coffee.jpg", "07_rocket.jpg")
+
+
+def _source(photos_dir: Path, name: str, side: int = 900) -> Image.Image:
+    img = Image.open(photos_dir / name).convert("RGB")
+    img.thumbnail((side, side))
+    return img
+
+
+def _save(img: Image.Image, path: Path, quality: int = 92) -> Path:
+    img.convert("RGB").save(path, quality=quality)
+    return path
+
+
+def _crop(img: Image.Image, f: float, cx: float = 0.5, cy: float = 0.5) -> Image.Image:
+    w, h = img.size
+    cw, ch = int(w * f), int(h * f)
+    x, y = int((w - cw) * cx), int((h - ch) * cy)
+    return img.crop((x, y, x + cw, y + ch))
+
+
+def _moved(img: Image.Image) -> Image.Image:
+    """The subject moved on a still background: a quarter-side patch pasted elsewhere."""
+    w, h = img.size
+    out = img.copy()
+    patch = img.crop((w // 3, h // 3, w // 3 + w // 4, h // 3 + h // 4))
+    out.paste(patch, (w // 3 + w // 8, h // 3 + h // 12))
+    return out
+
+
+EDITS = {
+    "resize50": lambda im: im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS),
+    "crop70": lambda im: _crop(im, 0.7, 0.3, 0.6),
+    "mirror": ImageOps.mirror,
+    "rot90": lambda im: im.transpose(Image.Transpose.ROTATE_90),
+    "grey": lambda im: ImageOps.grayscale(im).convert("RGB"),
+    "brighter": lambda im: im.point(lambda v: min(255, v + 30)),
+    "blur": lambda im: im.filter(ImageFilter.GaussianBlur(1.5)),
+    "border": lambda im: ImageOps.expand(im, border=im.width // 10, fill=(255, 255, 255)),
+    "watermark": lambda im: _watermarked(im),
+}
+
+
+def _watermarked(img: Image.Image) -> Image.Image:
+    out = img.copy()
+    ImageDraw.Draw(out).text((10, img.height - 20), "(c) somebody 2026", fill=(255, 255, 255))
+    return out
+
+
+@pytest.fixture(scope="module")
+def originals(photos_dir: Path, tmp_path_factory) -> dict[str, tuple[Image.Image, LocalFeatures]]:
+    folder = tmp_path_factory.mktemp("originals")
+    out = {}
+    for name in PHOTOS:
+        img = _source(photos_dir, name)
+        out[name] = (img, extract(str(_save(img, folder / name, 95))))
+    return out
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_edited_copies_are_proven(originals, edit: str, tmp_path: Path) -> None:
+    for name, (img, feats) in originals.items():
+        copy = extract(str(_save(EDITS[edit](img), tmp_path / f"{edit}_{name}", 75)))
+        proof = copy_proof.prove(feats, copy)
+        assert proof.copies, (name, edit, proof.summary())
+        assert proof.fit.mirrored == (edit == "mirror")
+        assert copy_proof.prove(copy, feats).copies  # either way round
+
+
+def test_hard_negatives_are_not_copies(originals, tmp_path: Path) -> None:
+    names = list(originals)
+    for k, name in enumerate(names):
+        img, feats = originals[name]
+        w, h = img.size
+        left = extract(str(_save(img.crop((0, 0, int(w * 0.55), h)), tmp_path / f"l{k}.jpg")))
+        right = extract(str(_save(img.crop((int(w * 0.45), 0, w, h)), tmp_path / f"r{k}.jpg")))
+        assert not copy_proof.prove(left, right).copies, "two barely overlapping crops"
+        moved = extract(str(_save(_moved(img), tmp_path / f"m{k}.jpg")))
+        p = copy_proof.prove(feats, moved)
+        assert p.exact_fit and not p.copies, ("a moved subject on a still background", p.summary())
+        other_img, other = originals[names[(k + 1) % len(names)]]
+        assert not copy_proof.prove(feats, other).copies
+        mirrored_other = extract(str(_save(ImageOps.mirror(other_img), tmp_path / f"o{k}.jpg")))
+        assert not copy_proof.prove(feats, mirrored_other).copies
+
+
+def test_mirrored_descriptors_are_the_mirrored_photos(originals, tmp_path: Path) -> None:
+    """The permutation is what SIFT finds on the mirrored photo: nearly every keypoint of
+    the flipped features matches its mirror image's own at the same place."""
+    img, feats = originals["03_chelsea.jpg"]
+    flipped = extract(str(_save(ImageOps.mirror(img), tmp_path / "flip.png")))
+    virtual = copy_proof.mirror_features(feats)
+    pa, pb = copy_proof._matches(virtual, flipped)
+    assert len(pa) > 0.5 * min(feats.count, flipped.count)
+    assert np.median(np.linalg.norm(pa - pb, axis=1)) < 0.5  # the same places, no fit needed
+
+
+def test_features_round_trip_through_bytes(originals) -> None:
+    _, feats = originals["05_coffee.jpg"]
+    back = LocalFeatures.from_bytes(feats.to_bytes())
+    assert back.size == feats.size and back.work == feats.work
+    for a, b in ((back.xy, feats.xy), (back.angle, feats.angle), (back.descriptors, feats.descriptors),
+                 (back.check, feats.check)):
+        assert np.array_equal(a, b)
+    assert 0 < feats.count <= 500 and len(feats.to_bytes()) < 110_000
+
+
+def test_a_panorama_keeps_its_short_side() -> None:
+    """The working scale is by area: a 10:1 strip is not shrunk to a few rows."""
+    rng = np.random.default_rng(3)
+    strip = (rng.random((300, 3000)) * 255).astype(np.uint8)
+    feats = features_of_grey(strip)
+    assert feats.work[1] >= 110 and feats.work[0] * feats.work[1] <= WORK_AREA * 1.01
+
+
+def test_smooth_pictures_are_feature_poor() -> None:
+    ramp = np.tile(np.linspace(0, 255, 400, dtype=np.float32), (300, 1)).astype(np.uint8)
+    a = features_of_grey(ramp)
+    assert copy_proof.feature_poor(a, a)
+
+
+def test_features_are_cached_by_content(originals, tmp_path: Path) -> None:
+    img, _ = originals["07_rocket.jpg"]
+    paths = [_save(img, tmp_path / "a.jpg"), _save(EDITS["resize50"](img), tmp_path / "b.jpg")]
+    calls: list[str] = []
+
+    def counting(path: str) -> LocalFeatures:
+        calls.append(path)
+        return extract(path)
+
+    cache = FeatureCache(tmp_path / "cache.sqlite3")
+    hashes = ["ha", "hb"]
+    first = LocalCheck([str(p) for p in paths], [1, 2], hashes, cache, counting)
+    assert first.copies(0, 1)
+    first.flush()
+    assert len(calls) == 2 and cache.size()[0] == 2 and cache.size()[1] < 2 * 110_000
+    second = LocalCheck([str(p) for p in paths], [1, 2], hashes, cache, counting)
+    assert second.copies(0, 1) and len(calls) == 2  # read back, not made again
+    changed = LocalCheck([str(p) for p in paths], [1, 2], ["other", "hb"], cache, counting)
+    changed.features(0)
+    assert len(calls) == 3  # a file whose content changed has its features made anew
+    assert cache.keep_only(["hb"]) == 1 and cache.size()[0] == 1
+    cache.close()
+
+
+def test_a_damaged_cache_is_set_aside_and_the_search_goes_on(originals, tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    cache = FeatureCache(path)
+    assert cache.get("h", 1) is None
+    cache.put([("h", b"x")], 1)
+    assert cache.get("h", 1) == b"x"
+    assert list(tmp_path.glob("cache.sqlite3.damaged-*"))  # kept aside, not deleted
+    cache.close()
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    unwritable = FeatureCache(folder / "missing" / "cache.sqlite3")  # its folder does not exist
+    unwritable.put([("h", b"x")], 1)
+    assert unwritable.get("h", 1) is None and unwritable.broken
+
+
+def _rows(paths: list[Path]) -> list[FileRow]:
+    rows = []
+    for k, p in enumerate(paths):
+        with Image.open(p) as im:
+            w, h = im.size
+        rows.append(FileRow(k, str(p), p.stat().st_size, 1_000 + k, f"h{k}", w, h, None))
+    return rows
+
+
+def test_the_original_is_kept_over_every_kind_of_copy(originals, tmp_path: Path) -> None:
+    """Border, upscale, blur, crop, greyscale and re-compression never make a copy
+    "better": the original (more pixels than none of them but the crop's source) is first."""
+    for name, (img, _) in originals.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        original = _save(img, folder / "original.jpg", 95)
+        copies = {
+            "border": EDITS["border"](img),
+            "upscale": img.resize((int(img.width * 1.5), int(img.height * 1.5)), Image.Resampling.BICUBIC),
+            "blur": img.filter(ImageFilter.GaussianBlur(2)),
+            "crop": _crop(img, 0.8),
+            "grey": EDITS["grey"](img),
+        }
+        paths = [original] + [_save(c, folder / f"{k}.jpg", 60 if k == "upscale" else 85) for k, c in copies.items()]
+        rows = _rows(paths)
+        check = LocalCheck([r.path for r in rows], [r.id for r in rows], [r.hash for r in rows])
+        chroma = {0: 30.0, 1: 30.0, 2: 30.0, 3: 30.0, 4: 30.0, 5: 0.0}
+        for pair in ((0, k) for k in range(1, 6)):
+            assert check.copies(*pair), (name, paths[pair[1]].name)
+        order = rank_group(list(range(6)), rows, check.proof, chroma.get, features=check.features)
+        assert order[0] == 0, (name, [paths[i].name for i in order])
+        # Each copy alone with its original: the original still wins.
+        for k in range(1, 6):
+            assert rank_group([k, 0], rows, check.proof, chroma.get, features=check.features)[0] == 0, (name, paths[k].name)
+
+
+def test_a_reference_folder_file_is_kept_even_through_a_symlinked_path(originals, tmp_path: Path) -> None:
+    img, _ = originals["01_astronaut.jpg"]
+    (tmp_path / "real").mkdir()
+    (tmp_path / "ref").symlink_to(tmp_path / "real")
+    copy = _save(EDITS["resize50"](img), tmp_path / "real" / "small.jpg")
+    original = _save(img, tmp_path / "original.jpg", 95)
+    rows = _rows([original, copy])
+    check = LocalCheck([r.path for r in rows], [0, 1], ["a", "b"])
+    assert rank_group([0, 1], rows, check.proof, lambda i: 30.0)[0] == 0
+    assert rank_group([0, 1], rows, check.proof, lambda i: 30.0, reference=[str(tmp_path / "ref")])[0] == 1
+    assert under(str(tmp_path / "ref" / "small.jpg"), [str(tmp_path / "real")])
+
+
+def test_band_ratio_tells_a_blurred_copy(originals) -> None:
+    img, _ = originals["03_chelsea.jpg"]
+    grey = np.asarray(img.convert("L"), np.float32)
+    blurred = np.asarray(img.convert("L").filter(ImageFilter.GaussianBlur(2)), np.float32)
+    assert band_ratio(blurred, 2.0) < 0.6 * band_ratio(grey, 2.0)
