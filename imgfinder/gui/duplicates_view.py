@@ -60,7 +60,7 @@ class _ThumbColumnDelegate(QStyledItemDelegate):
 class DuplicatesView(QWidget):
     threshold_changed = Signal(float)
     compare_requested = Signal(object, object)  # GroupMember, GroupMember
-    not_duplicates_requested = Signal(object, object)
+    not_duplicates_requested = Signal(object)  # [(GroupMember, GroupMember), ...]: the pairs to remember
     trash_requested = Signal()
     move_requested = Signal()
     export_requested = Signal()
@@ -73,6 +73,7 @@ class DuplicatesView(QWidget):
         super().__init__(parent)
         self.groups: list[DuplicateGroup] = []
         self.reference_folders: list[str] = []
+        self.user_keepers: set[str] = set()  # photos the user chose to keep ("Keep this one")
         self.model = QStandardItemModel(self)
         self.model.setHorizontalHeaderLabels(COLUMNS)
         self.model.itemChanged.connect(self._item_changed)
@@ -137,14 +138,16 @@ class DuplicatesView(QWidget):
         self.act_find = self.toolbar.addAction(icon("duplicates"), "Find duplicates", self.find_requested.emit)
         self.toolbar.addSeparator()
         self.act_auto = self.toolbar.addAction(icon("select"), "Select all but best", self.select_all_but_best)
-        self.act_auto.setToolTip("Select every copy except the best one of each group (a RAW or a JPEG if the "
-                                 "Keep choice says so, then highest resolution, then largest file, then oldest); "
-                                 "photos in reference folders are never selected")
+        self.act_auto.setToolTip("Select every copy except the one to keep of each group (the original, or what "
+                                 "the Keep choice or \u201cKeep this one\u201d says); photos in reference folders "
+                                 "are never selected")
         self.act_clear = self.toolbar.addAction("Clear", self.clear_selection)
         self.keep_choice = QComboBox()
         self.keep_choice.setObjectName("keepPreference")
-        self.keep_choice.setToolTip("Which copy to keep first when a group holds a camera RAW file: the one with "
-                                    "the most pixels (then the largest file), the RAW, or the JPEG")
+        self.keep_choice.setToolTip("Which copy of each group to keep: the original (by the evidence: colour, the "
+                                    "whole picture, no border, real resolution, quality, EXIF), the RAW or the JPEG "
+                                    "of a camera's pair, the oldest, the largest, or one with EXIF. A reference "
+                                    "folder's photo is always kept.")
         for pref, label in KEEP_LABELS.items():
             self.keep_choice.addItem(label, pref.value)
         self.keep_choice.currentIndexChanged.connect(
@@ -152,6 +155,10 @@ class DuplicatesView(QWidget):
         self.toolbar.addSeparator()
         self.act_compare = self.toolbar.addAction(icon("compare"), "Compare", self._emit_compare)
         self.act_not_dup = self.toolbar.addAction(icon("not-duplicate"), "Not duplicates", self._emit_not_duplicates)
+        self.act_not_dup.setToolTip("Remember that these are not duplicates: two selected photos, a photo and the rest "
+                                    "of its group, or a whole group (its title row selected)")
+        self.act_keep_this = self.toolbar.addAction(icon("select"), "Keep this one", self.keep_this)
+        self.act_keep_this.setToolTip("Keep the highlighted photo of its group instead of the suggested one")
         self.toolbar.addSeparator()
         self.act_trash = self.toolbar.addAction(icon("trash"), "Trash…", self.trash_requested.emit)
         self.act_trash.setToolTip("Move the selected copies to the trash (Delete)")
@@ -222,7 +229,9 @@ class DuplicatesView(QWidget):
     def set_groups(self, groups: list[DuplicateGroup], reference_folders: list[str]) -> None:
         keep_checked = {self.member_of(it).row.path for it in self._member_item_rows(visible_only=False)
                         if it.isCheckable() and it.checkState() == Qt.CheckState.Checked}
-        self.groups = groups
+        keep_checked -= self.user_keepers
+        self.groups = [self._with_user_keeper(g) for g in groups]
+        groups = self.groups
         self.reference_folders = list(reference_folders)
         self._updating = True
         self.model.removeRows(0, self.model.rowCount())
@@ -267,6 +276,11 @@ class DuplicatesView(QWidget):
             name.setCheckable(True)
             name.setCheckState(Qt.CheckState.Checked if path in keep_checked and not keeper else Qt.CheckState.Unchecked)
         score = QStandardItem("—" if keeper and not m.exact else ("identical" if m.exact else f"{m.score * 100:.1f}%"))
+        if m.link and not (keeper and not m.exact):
+            # The pair that admitted it into the group (its strongest), and how it was proven.
+            how = "same bytes as" if m.exact else f"{m.score * 100:.1f}% similar to"
+            proof = "" if m.exact else ", one picture by matching detail"
+            score.setToolTip(f"{how} {os.path.basename(m.link)}{proof}\n{m.link}")
         if keeper:
             kind_text = "★ Keep"
         else:
@@ -433,10 +447,18 @@ class DuplicatesView(QWidget):
         self._update_actions()
         self.selection_changed.emit()
 
+    def _with_user_keeper(self, group: DuplicateGroup) -> DuplicateGroup:
+        """The group with the photo the user chose to keep ("Keep this one") first."""
+        chosen = next((m for m in group.members if m.row.path in self.user_keepers), None)
+        if chosen is None or chosen is group.members[0]:
+            return group
+        return DuplicateGroup([chosen] + [m for m in group.members if m is not chosen], group.kind)
+
     def _update_actions(self) -> None:
         has = bool(self.groups) and bool(self.visible_groups())
         checked = bool(has and self.checked_members())
-        for act in (self.act_auto, self.act_clear, self.act_compare, self.act_not_dup, self.act_export):
+        for act in (self.act_auto, self.act_clear, self.act_compare, self.act_not_dup, self.act_export,
+                    self.act_keep_this):
             act.setEnabled(has)
         self.act_trash.setEnabled(checked)
         self.act_move.setEnabled(checked)
@@ -470,10 +492,46 @@ class DuplicatesView(QWidget):
         if pair:
             self.compare_requested.emit(*pair)
 
+    def not_duplicate_pairs(self) -> list[tuple[GroupMember, GroupMember]]:
+        """What "Not duplicates" means for the selection: two selected photos of one group:
+        that pair; one photo: it and every other photo of its group (it is a copy of none);
+        a group's title row: every pair of the group (so it cannot re-form in parts)."""
+        rows = [self.model.itemFromIndex(ix.siblingAtColumn(0)) for ix in self.tree.selectionModel().selectedRows()]
+        rows = [r for r in rows if r is not None and r.data(MemberRole) is not None]
+        if len(rows) >= 2 and rows[0].data(MemberRole)[0] == rows[1].data(MemberRole)[0]:
+            return [(self.member_of(rows[0]), self.member_of(rows[1]))]
+        current = self.tree.currentIndex()
+        item = self.model.itemFromIndex(current.siblingAtColumn(0)) if current.isValid() else None
+        if item is not None and item.data(MemberRole) is not None:
+            n, i = item.data(MemberRole)
+            members = self.groups[n].members
+            return [(members[i], m) for k, m in enumerate(members) if k != i]
+        if not self.groups:
+            return []
+        group_row = current.row() if current.isValid() and not current.parent().isValid() else 0
+        members = self.groups[min(group_row, len(self.groups) - 1)].members
+        return [(a, b) for k, a in enumerate(members) for b in members[k + 1:]]
+
     def _emit_not_duplicates(self) -> None:
-        pair = self.current_pair()
-        if pair:
-            self.not_duplicates_requested.emit(*pair)
+        pairs = self.not_duplicate_pairs()
+        if pairs:
+            self.not_duplicates_requested.emit(pairs)
+
+    def keep_this(self) -> None:
+        """Make the highlighted photo its group's copy to keep (remembered while the app
+        runs: a regrouping keeps the choice)."""
+        current = self.tree.currentIndex()
+        item = self.model.itemFromIndex(current.siblingAtColumn(0)) if current.isValid() else None
+        if item is None or item.data(MemberRole) is None:
+            return
+        n, i = item.data(MemberRole)
+        if i == 0:
+            return
+        chosen = self.groups[n].members[i].row.path
+        self.user_keepers -= {m.row.path for m in self.groups[n].members}
+        self.user_keepers.add(chosen)
+        self.set_groups(self.groups, self.reference_folders)
+        self.select_member(n, 0)
 
     def current_path(self) -> str | None:
         """The photo the user has highlighted: the current row if selected, else the first

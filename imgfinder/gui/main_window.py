@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
         dv.keep_changed.connect(self._keep_changed)
         dv.find_requested.connect(self.find_duplicates)
         dv.compare_requested.connect(self.compare)
-        dv.not_duplicates_requested.connect(self.not_duplicates)
+        dv.not_duplicates_requested.connect(self.not_duplicate_pairs)
         dv.trash_requested.connect(self.trash_selection)
         dv.move_requested.connect(self.move_selection)
         dv.undo_requested.connect(self.undo)
@@ -731,13 +731,23 @@ class MainWindow(QMainWindow):
             self._show_groups(groups)
 
     def not_duplicates(self, a: GroupMember, b: GroupMember) -> None:
-        if not (a.row.hash and b.row.hash) or self.finder is None:
+        self.not_duplicate_pairs([(a, b)])
+
+    @Slot(object)
+    def not_duplicate_pairs(self, pairs: list) -> None:
+        """Remember each pair as "not duplicates" (by content) and regroup without them."""
+        pairs = [(a, b) for a, b in pairs if a.row.hash and b.row.hash and a.row.hash != b.row.hash]
+        if not pairs or self.finder is None:
             return
-        pair = tuple(sorted((a.row.hash, b.row.hash)))
-        self.finder.ignored = set(self.finder.ignored) | {pair}
-        self.runner.submit("ignore", lambda ctx: self.engine.ignore_pair(ctx, pair[0], pair[1]))
+        keys = {tuple(sorted((a.row.hash, b.row.hash))) for a, b in pairs}
+        self.finder.ignored = set(self.finder.ignored) | keys
+        self.runner.submit("ignore", lambda ctx: [self.engine.ignore_pair(ctx, x, y) for x, y in sorted(keys)])
         self._threshold_changed(self.duplicates_view.threshold())
-        self._status(f"Remembered: {os.path.basename(a.row.path)} and {os.path.basename(b.row.path)} are not duplicates")
+        names = sorted({os.path.basename(m.row.path) for a, b in pairs for m in (a, b)})
+        if len(pairs) == 1:
+            self._status(f"Remembered: {names[0]} and {names[-1]} are not duplicates")
+        else:
+            self._status(f"Remembered: {len(names)} photos are not duplicates of each other ({len(pairs)} pairs)")
 
     def compare(self, a: GroupMember, b: GroupMember) -> None:
         if self.compare_dialog is not None:

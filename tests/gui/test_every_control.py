@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from imgfinder.core.duplicates import KEEP_LABELS
 from control_walk import ControlWalk
 from gui_helpers import index_and_wait
 from PySide6.QtGui import QAction
@@ -117,7 +119,7 @@ def test_every_control_with_a_library(qtbot, make_window, monkeypatch, gui_photo
     for dialog in ("CompareDialog", "PreviewDialog", "FoldersDialog", "AboutDialog"):
         assert dialog in walked, walk.walked_windows
     assert sum("context menu" in name for name in walk.fired) >= 8
-    for choice in ("Keep best pixels", "Keep RAW", "Keep JPEG"):  # the duplicates view's "Keep" choice
+    for choice in KEEP_LABELS.values():  # the duplicates view's "Keep" choice
         assert f"MainWindow combo 'keepPreference' = {choice!r}" in walk.fired, choice
     assert walk.opened_urls  # "Show in folder" asks the file manager
     assert not window.isVisible()

@@ -51,7 +51,8 @@ def test_raw_jpeg_pair_and_the_keep_choice(qtbot, make_window, tmp_path: Path) -
     combo.setCurrentIndex(0)
 
     keep = dv.keep_choice
-    assert [keep.itemText(i) for i in range(keep.count())] == ["Keep best pixels", "Keep RAW", "Keep JPEG"]
+    assert [keep.itemText(i) for i in range(keep.count())] == ["Keep original", "Keep RAW", "Keep JPEG",
+                                                               "Keep oldest", "Keep largest", "Keep with EXIF"]
     with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "regroup"):
         keep.setCurrentIndex(2)  # as a user picks it
     assert _keeper(dv) == "IMG_0007.JPG"
