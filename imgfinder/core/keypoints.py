@@ -39,7 +39,7 @@ MAX_KEYPOINTS = 500
 CHECK_AREA = 192 * 192  # pixels of the grey picture the agreement check compares
 # The decoder's minimum side: a 4:3 picture of WORK_AREA pixels has a 333 px short side.
 DECODE_MIN_SIDE = 288
-FORMAT = 4  # bumped when the serialised layout changes; an older value is recomputed
+FORMAT = 5  # bumped when the serialised layout changes; an older value is recomputed
 
 _HEADER = struct.Struct("<BIIIIHHfI")  # format, W, H, work w, work h, check w, check h, sharpness, n
 
@@ -54,7 +54,7 @@ class LocalFeatures:
     angle: np.ndarray  # (N,) float32 keypoint orientation, degrees (SIFT's)
     descriptors: np.ndarray  # (N, 128) uint8 SIFT descriptors
     check: np.ndarray  # (h, w) uint8 grey picture of about CHECK_AREA pixels
-    # ``band_ratio(grey, 2)`` of the decoded picture (its short side >= DECODE_MIN_SIDE):
+    # ``sharpness`` of the decoded picture (its short side >= DECODE_MIN_SIDE):
     # how much top-octave detail it has; a blurred copy has less (``core.keeper``).
     sharpness: float = 0.0
 
@@ -129,7 +129,7 @@ def features_of_grey(grey: np.ndarray, size: tuple[int, int] | None = None) -> L
         desc = np.clip(np.rint(desc[order]), 0, 255).astype(np.uint8)
     cw, ch = _scaled_size(w, h, CHECK_AREA)
     check = cv2.resize(grey, (cw, ch), interpolation=cv2.INTER_AREA)
-    sharp = band_ratio(grey.astype(np.float32), 2.0) if min(h, w) >= 32 else 0.0
+    sharp = sharpness(grey.astype(np.float32)) if min(h, w) >= 32 else 0.0
     return LocalFeatures(size or (w, h), (ww, wh), xy, angle, desc, check, sharp)
 
 
@@ -142,6 +142,39 @@ def _band_energy(grey: np.ndarray, factor: float) -> float:
     low = cv2.resize(cv2.resize(grey, (sw, sh), interpolation=cv2.INTER_AREA), (w, h),
                      interpolation=cv2.INTER_LINEAR)
     return float(np.mean((grey - low) ** 2))
+
+
+SHARP_BLOCK = 32  # px: sharpness is the median over blocks of this size ...
+SHARP_MIN_ENERGY = 1.0  # ... that have this much detail in the octave below the top,
+SHARP_MIN_BLOCKS = 12  # ... when at least this many blocks have
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """How much top-octave detail the picture has, relative to the octave below: the
+    median over its textured blocks, so a watermark, a caption or a burnt-out sky (a
+    few blocks) does not move it, while a blur lowers every block."""
+    import cv2
+
+    h, w = grey.shape
+
+    def low(x: np.ndarray, factor: int) -> np.ndarray:
+        small = cv2.resize(x, (max(2, w // factor), max(2, h // factor)), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    l2, l4 = low(grey, 2), low(grey, 4)
+    top, below = (grey - l2) ** 2, (l2 - l4) ** 2
+    rows, cols = h // SHARP_BLOCK, w // SHARP_BLOCK
+    if not rows or not cols:
+        return 0.0
+
+    def block_means(x: np.ndarray) -> np.ndarray:
+        return x[:rows * SHARP_BLOCK, :cols * SHARP_BLOCK].reshape(rows, SHARP_BLOCK, cols, SHARP_BLOCK).mean(axis=(1, 3))
+
+    t, b = block_means(top), block_means(below)
+    textured = b >= SHARP_MIN_ENERGY
+    if int(textured.sum()) < SHARP_MIN_BLOCKS:
+        return 0.0  # a picture with hardly any detail: its sharpness is not known
+    return float(np.median(t[textured] / b[textured]))
 
 
 def band_ratio(grey: np.ndarray, factor: float) -> float:
