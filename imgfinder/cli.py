@@ -449,6 +449,7 @@ def _main(args: argparse.Namespace, data_dir: Path | None, embedder_factory: Cal
             from .core.library import default_data_dir
 
             data_dir = default_data_dir()
+        _refuse_writes_read_only(args, data_dir)
         if args.command == "repair":
             return _cmd_repair(data_dir, args)
         if args.command == "undo":
@@ -482,7 +483,8 @@ def _main(args: argparse.Namespace, data_dir: Path | None, embedder_factory: Cal
         return EXIT_ERROR
     except OSError as exc:
         progress.end()
-        _error(_disk_full(exc, data_dir) or _data_folder_gone(data_dir) or _os_error(exc, data_dir))
+        _error(_disk_full(exc, data_dir) or _data_folder_gone(data_dir) or _read_only_refused(exc, args, data_dir)
+               or _os_error(exc, data_dir))
         return EXIT_ERROR
     except CatalogDamaged as exc:
         progress.end()
@@ -490,13 +492,47 @@ def _main(args: argparse.Namespace, data_dir: Path | None, embedder_factory: Cal
         return EXIT_ERROR
     except sqlite3.Error as exc:
         progress.end()
-        _error(_disk_full(exc, data_dir) or _data_folder_gone(data_dir)
+        _error(_disk_full(exc, data_dir) or _data_folder_gone(data_dir) or _read_only_refused(exc, args, data_dir)
                or f"cannot use the catalog in {display_path(str(data_dir))}: {exc}")
         return EXIT_ERROR
     except (RuntimeError, ImportError) as exc:
         progress.end()
         _error(str(exc))
         return EXIT_ERROR
+
+
+def _writes(args: argparse.Namespace) -> bool:
+    """Whether the command writes the data folder (listings and searches only read it)."""
+    if args.command == "duplicates":
+        return bool((args.trash or args.move_to is not None) and not args.dry_run)
+    return args.command in ("index", "undo", "repair", "forget")
+
+
+def _read_only_message(args: argparse.Namespace, data_dir: Path) -> str:
+    what = "duplicates --trash" if getattr(args, "trash", False) else (
+        "duplicates --move-to" if args.command == "duplicates" else args.command)
+    return (f"the data folder {display_path(str(data_dir))} is read-only: '{what}' needs to write to it "
+            "(listings and searches still work; make it writable, or choose another --data-dir)")
+
+
+def _refuse_writes_read_only(args: argparse.Namespace, data_dir: Path) -> None:
+    """Stop a command that must write before it starts when the data folder is read-only."""
+    from .core.library import data_folder_read_only
+
+    if _writes(args) and data_folder_read_only(data_dir):
+        raise UsageError(_read_only_message(args, data_dir))
+
+
+def _read_only_refused(exc: BaseException, args: argparse.Namespace, data_dir: Path | None) -> str | None:
+    """One line when SQLite or the OS refused a write as read-only (``data_folder_read_only``
+    cannot see every case: ACLs, a mount made read-only meanwhile), else None."""
+    import errno
+
+    from .core.catalog import is_read_only_error
+
+    if data_dir is None or not (is_read_only_error(exc) or getattr(exc, "errno", None) == errno.EROFS):
+        return None
+    return _read_only_message(args, data_dir)
 
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
@@ -650,7 +686,7 @@ def _empty_library(data_dir: Path) -> UsageError:
 def _run_command(
     args: argparse.Namespace, data_dir: Path, embedder_factory: Callable[[], Embedder], progress: ProgressPrinter,
 ) -> int:
-    from .core.library import Library
+    from .core.library import CATALOG_NAME, Library
 
     if args.command == "index":
         missing = [r for r in args.roots if not r.exists()]
@@ -674,7 +710,13 @@ def _run_command(
         )
     if args.command == "duplicates":
         _check_cleanup(args, data_dir)  # before minutes of searching, not after
-    with Library(data_dir, _ForegroundModel(embedder_factory())) as library:  # type: ignore[arg-type]
+    read_only = None if not _writes(args) else False  # None: read-only if the folder cannot be written
+    if not _writes(args) and not (Path(data_dir) / CATALOG_NAME).exists():
+        from .core.library import data_folder_read_only
+
+        if data_folder_read_only(data_dir):  # no catalog, and none can be made: nothing indexed
+            raise _empty_library(data_dir)
+    with Library(data_dir, _ForegroundModel(embedder_factory()), read_only=read_only) as library:  # type: ignore[arg-type]
         if args.command == "index":
             return _cmd_index(library, args, progress)
         if library.catalog.count() == 0:

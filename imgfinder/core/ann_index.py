@@ -284,13 +284,7 @@ class IndexStore:
         paths = {"ann": target("ann"), "ids": target("ids.npy"), "vectors": target("vectors.npy")}
         projection = principal_directions(vectors, PROJECTED_DIM, seed) if projected else None
         if count:
-            indexed = vectors if projection is None else project(vectors, projection)
-            annoy = AnnoyIndex(indexed.shape[1], "angular")
-            annoy.set_seed(seed)
-            for position, vector in enumerate(indexed):
-                annoy.add_item(position, vector)
-            del indexed
-            annoy.build(trees, n_jobs=1)
+            annoy = _build_annoy(vectors, projection, trees, seed)
             annoy.save(os.fspath(paths["ann"]))
             annoy.unload()
         else:
@@ -429,6 +423,34 @@ class IndexStore:
                 annoy.unload()
                 return None
         return VectorIndex(annoy, ids, m, vectors, projection)
+
+
+def _build_annoy(vectors: np.ndarray, projection: np.ndarray | None, trees: int, seed: int) -> AnnoyIndex:
+    """The Annoy trees over ``vectors`` (projected first when ``projection`` is given)."""
+    indexed = vectors if projection is None else project(vectors, projection)
+    annoy = AnnoyIndex(indexed.shape[1], "angular")
+    annoy.set_seed(seed)
+    for position, vector in enumerate(indexed):
+        annoy.add_item(position, vector)
+    del indexed
+    annoy.build(trees, n_jobs=1)
+    return annoy
+
+
+def build_in_memory(
+    ids: np.ndarray, vectors: np.ndarray, model_id: str, generation: int, catalog_id: str | None = None,
+    trees: int = DEFAULT_TREES, seed: int = 42, project_min_count: int = PROJECT_MIN_COUNT,
+) -> VectorIndex:
+    """The index ``IndexStore.build`` would write, held in memory only: for a data folder
+    that cannot be written (the same trees and seed, so the same results as a saved one)."""
+    count = len(ids)
+    dim = int(vectors.shape[1]) if count else 0
+    projected = dim > PROJECT_ABOVE and count >= project_min_count
+    full = np.ascontiguousarray(vectors, dtype=np.float32).reshape(count, dim)
+    projection = principal_directions(full, PROJECTED_DIM, seed) if projected else None
+    annoy = _build_annoy(full, projection, trees, seed) if count else AnnoyIndex(1, "angular")
+    manifest = Manifest(model_id, int(generation), count, dim, trees, PROJECTED_DIM if projected else 0, catalog_id)
+    return VectorIndex(annoy, np.asarray(ids, dtype=np.int64), manifest, full, projection)
 
 
 def _parse_manifest(raw: bytes, name: str) -> Manifest | None:

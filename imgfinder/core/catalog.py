@@ -17,6 +17,7 @@ duplicates" marks) and to carry what can still be read into a new catalog.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import shutil
@@ -135,6 +136,20 @@ _DAMAGE_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes)
 # catalog stores paths as BLOBs and writes only ASCII text, so only damage makes one).
 _DAMAGE_TEXTS = ("malformed", "file is not a database", "file is encrypted or is not a database",
                  "could not decode to utf-8")
+
+
+class ReadOnlyCatalog(RuntimeError):
+    """The catalog is opened read-only and what was asked needs to write it (an upgrade of
+    its schema): one line naming the file and why."""
+
+
+def is_read_only_error(exc: BaseException) -> bool:
+    """True when SQLite refused a write because the file or its folder is read-only
+    (SQLITE_READONLY and its extended codes: "attempt to write a readonly database")."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    return (code is not None and (code & 0xFF) == 8) or "readonly database" in str(exc).lower()
 
 
 class CatalogDamaged(sqlite3.DatabaseError):
@@ -330,15 +345,22 @@ def _journal_entry(r: tuple) -> JournalEntry:
 class Catalog:
     """A connection to one catalog database (safe to share between threads)."""
 
-    def __init__(self, db_path: str | os.PathLike[str]) -> None:
+    def __init__(self, db_path: str | os.PathLike[str], read_only: bool = False) -> None:
         self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        self._snapshot: str | None = None  # a private copy opened instead (``_connect_read_only``)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         if self.path.is_dir():
             raise CatalogDamaged(self.path, "a folder is in its place")
-        move_aside_folders(self.path)
+        if not read_only:
+            move_aside_folders(self.path)
         try:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT)
+            if read_only:
+                self._conn = self._connect_read_only()
+            else:
+                self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT)
         except sqlite3.DatabaseError as exc:
             if is_damage(exc):
                 raise CatalogDamaged(self.path, str(exc)) from exc
@@ -346,11 +368,57 @@ class Catalog:
         try:
             self._open()
         except BaseException:
-            self._conn.close()
+            self.close()
             raise
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write (``mode=ro``: any write raises "attempt to write a
+        readonly database"), for a data folder this process may not write.
+
+        SQLite reads a WAL database there only if its -shm file exists and is readable. A
+        catalog closed cleanly has no -wal: ``immutable=1`` then reads the main file, which
+        holds everything. One left with a -wal (a killed process) but no usable -shm is
+        copied, with its -wal, into a private temporary folder and read there, so the
+        changes only its log holds are not missed.
+        """
+        if not self.path.is_file():
+            raise FileNotFoundError(errno.ENOENT, "no catalog in the read-only data folder", str(self.path))
+
+        def connect(target: Path, query: str) -> sqlite3.Connection:
+            conn = sqlite3.connect(f"{target.absolute().as_uri()}?{query}", uri=True, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT)
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the file and its log
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            return connect(self.path, "mode=ro")
+        except sqlite3.OperationalError as exc:
+            if not (is_read_only_error(exc) or "unable to open" in str(exc)):
+                raise
+        wal = companion_paths(self.path)[1]
+        if not wal.is_file() or wal.stat().st_size == 0:
+            return connect(self.path, "immutable=1")
+        self._snapshot = tempfile.mkdtemp(prefix="imgfinder-catalog-")
+        copy = Path(self._snapshot) / self.path.name
+        shutil.copyfile(self.path, copy)
+        shutil.copyfile(wal, companion_paths(copy)[1])
+        return connect(copy, "mode=ro")
 
     @_guarded
     def _open(self) -> None:
+        if self.read_only:  # no WAL switch, no migration, no identity: each would write
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            self._check_version(version)
+            if version != SCHEMA_VERSION:
+                raise ReadOnlyCatalog(
+                    f"the catalog {self.path} was made by an older imgfinder (schema {version}; this one "
+                    f"uses {SCHEMA_VERSION}): upgrading it needs write access to the data folder, which is read-only"
+                )
+            return
         # Switching to WAL needs a moment alone with the file: a new catalog opened by two
         # processes at once may be told "database is locked" at once, whatever the timeout.
         _retry_locked(lambda: self._conn.execute("PRAGMA journal_mode=WAL").fetchone())
@@ -363,6 +431,9 @@ class Catalog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._snapshot is not None:
+                shutil.rmtree(self._snapshot, ignore_errors=True)
+                self._snapshot = None
 
     def __enter__(self) -> Catalog:
         return self

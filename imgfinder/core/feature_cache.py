@@ -27,11 +27,13 @@ BUSY_TIMEOUT = 10.0
 class FeatureCache:
     """content hash -> serialised ``LocalFeatures`` of one format."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False) -> None:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self.broken = False  # could not be opened or written: the search goes on without it
+        # Could not be opened or written (or a read-only data folder): the search goes on
+        # without a cache, and nothing is written or set aside.
+        self.broken = read_only
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._conn is not None or self.broken:

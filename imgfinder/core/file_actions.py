@@ -558,6 +558,12 @@ def recover(catalog: Catalog) -> Recovery:
     photo that left its place is back or logged for undo. Runs on ``undo``, ``index`` and
     the app's start; does nothing while another process is moving files (its lock)."""
     report = Recovery()
+    if catalog.read_only:  # settling writes the log (and moves files): later
+        waiting = len(catalog.in_flight())
+        if waiting:
+            report.notes.append(f"{waiting} move{'' if waiting == 1 else 's'} an interrupted clean-up or undo left "
+                                "in flight will be settled once the data folder can be written again")
+        return report
     with actions_lock(catalog, wait=False) as free:
         if not free:
             report.busy = True

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .ann_index import IndexStore, VectorIndex
-from .catalog import Catalog, FileRow, is_damage, move_aside_folders, salvage, set_aside
+from .ann_index import IndexStore, VectorIndex, build_in_memory
+from .catalog import (Catalog, FileRow, companion_paths, is_damage, is_read_only_error, move_aside_folders, salvage,
+                      set_aside)
 from .decoder import DecodeError, decode_for_model
 from .duplicates import DEFAULT_FLOOR, DuplicateFinder
 from .embedding import Embedder, describe, feature_id_of, retrieval_id_of, retrieval_vectors
@@ -166,23 +167,57 @@ class SimilarHit:
     score: float
 
 
-class Library:
-    """Catalog + index + embedder for one data folder."""
+def data_folder_read_only(data_dir: str | os.PathLike[str]) -> bool:
+    """True when the data folder exists but this process may not write it or its catalog
+    (a read-only mount, another user's folder, files made read-only): then only listings
+    and searches can run, on a catalog opened read-only."""
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        return False
+    paths = [folder, folder / INDEX_DIR, *companion_paths(folder / CATALOG_NAME)]
+    return any(os.path.exists(p) and not os.access(p, os.W_OK) for p in paths)
 
-    def __init__(self, data_dir: str | os.PathLike[str], embedder: Embedder) -> None:
+
+class Library:
+    """Catalog + index + embedder for one data folder.
+
+    ``read_only``: open the catalog read-only and never write the data folder (an index that
+    is stale or missing is built in memory, not saved); None: so when the folder cannot be
+    written (``data_folder_read_only``, or SQLite refusing to write the catalog).
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str], embedder: Embedder, read_only: bool | None = False) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if read_only is None:
+            read_only = data_folder_read_only(self.data_dir)
+            if not read_only:
+                try:
+                    self._open(embedder, False)
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not (is_read_only_error(exc) and (self.data_dir / CATALOG_NAME).is_file()):
+                        raise
+                    read_only = True
+        self._open(embedder, read_only)
+
+    def _open(self, embedder: Embedder, read_only: bool) -> None:
+        self.read_only = read_only
+        if not read_only:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
-        self.catalog = Catalog(self.data_dir / CATALOG_NAME)
-        self.feature_cache = FeatureCache(self.data_dir / FEATURE_CACHE_NAME)
+        self.catalog = Catalog(self.data_dir / CATALOG_NAME, read_only=read_only)
+        self._index_ahead = False  # read-only: an index on disk is newer than the catalog
+        # Read-only: no cache is written (features are made for the search and dropped).
+        self.feature_cache = FeatureCache(self.data_dir / FEATURE_CACHE_NAME, read_only=read_only)
         try:
             catalog_id = self.catalog.catalog_id
             self.store = IndexStore(self.data_dir / INDEX_DIR, catalog_id=catalog_id)
             self.retrieval_store = IndexStore(self.data_dir / INDEX_DIR, name=RETRIEVAL_NAME, catalog_id=catalog_id)
             self._loaded: dict[str, tuple[VectorIndex, int]] = {}
             self._keep_generations_ahead()
-            for store in (self.store, self.retrieval_store):
-                store.tidy()  # files of a build that was killed
+            if not read_only:
+                for store in (self.store, self.retrieval_store):
+                    store.tidy()  # files of a build that was killed
         except BaseException:
             self.catalog.close()
             raise
@@ -195,7 +230,10 @@ class Library:
         newest = max((m.generation for m in (self.store.manifest(), self.retrieval_store.manifest())
                       if m is not None and m.catalog_id == self.catalog.catalog_id), default=-1)
         if newest > generation:
-            self.catalog.advance_generation(newest + 1)
+            if self.read_only:
+                self._index_ahead = True  # not trusted, and nothing may be written: built in memory
+            else:
+                self.catalog.advance_generation(newest + 1)
 
     def close(self) -> None:
         for index, _ in self._loaded.values():
@@ -233,6 +271,8 @@ class Library:
     def _current(self, store: IndexStore, index_id: str) -> VectorIndex:
         """The index of ``store``, loaded and verified; rebuilt from the catalog when it is
         stale, missing or damaged (any file truncated, overwritten, deleted or replaced)."""
+        if self.read_only:
+            return self._current_read_only(store, index_id)
         generation = self.catalog.generation
         loaded = self._loaded.pop(store.name, None)
         if loaded is not None:
@@ -263,6 +303,30 @@ class Library:
             raise RuntimeError(f"the index in {store.directory} could not be built from the catalog")
         self._loaded[store.name] = (found, found.manifest.generation)
         return found
+
+    def _current_read_only(self, store: IndexStore, index_id: str) -> VectorIndex:
+        """The index of ``store`` in a read-only data folder: the one on disk when it is
+        current and checks out, else one built in memory from the catalog (never saved)."""
+        generation = self.catalog.generation
+        loaded = self._loaded.pop(store.name, None)
+        if loaded is not None:
+            if loaded[1] == generation:
+                self._loaded[store.name] = loaded
+                return loaded[0]
+            loaded[0].unload()
+        index = store.load() if not self._index_ahead and store.is_current(index_id, generation) else None
+        if index is not None and (index.manifest.model_id != index_id or index.manifest.generation != generation):
+            index.unload()
+            index = None
+        if index is None:
+            if store is self.store:
+                ids, vectors = self.catalog.embeddings(self.embedder.model_id)
+            else:
+                ids, descriptors = self.catalog.descriptors(feature_id_of(self.embedder))
+                vectors = retrieval_vectors(self.embedder, descriptors) if len(ids) else descriptors
+            index = build_in_memory(ids, vectors, index_id, generation, catalog_id=store.catalog_id)
+        self._loaded[store.name] = (index, generation)
+        return index
 
     # -- similar -------------------------------------------------------------------
     def stored_descriptor(self, path: str) -> np.ndarray | None:

@@ -12,17 +12,23 @@ worker is the match the verifier would have computed.
 
 Processes are spawned (never forked: the app runs Qt threads) on first use only, and only
 for groupings with at least ``PARALLEL_MIN`` pairs at the threshold: a small library does
-not pay the start-up (~0.3 s a worker).
+not pay the start-up (~0.3 s a worker). They and multiprocessing's resource tracker start
+with stdout and stderr on /dev/null (``_children_without_stdio``), so nothing of theirs is
+ever printed raw on the caller's terminal. A worker that dies (killed, out of memory) costs
+only speed: the verifier checks the pairs it had itself, with the same answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from .cpus import usable_cores
 from .layout import Layout, LayoutVerifier, Match, match
@@ -74,6 +80,43 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
+_STDIO_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _children_without_stdio() -> Iterator[None]:
+    """While worker processes (and multiprocessing's resource tracker) are started, fds 1
+    and 2 point at /dev/null, which the children inherit. Why: multiprocessing offers no
+    other way to start them without the caller's stdout and stderr, and from there they
+    printed raw: the tracker's "There appear to be N leaked semaphore objects" once the
+    caller was killed, a spawn traceback from a worker interrupted while starting. The
+    swap lasts the few milliseconds of the spawns; Python's buffers are flushed first."""
+    with _STDIO_LOCK:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            yield
+            return
+        saved: dict[int, int] = {}  # fd -> its duplicate, to put back
+        try:
+            for fd in (1, 2):
+                try:
+                    saved[fd] = os.dup(fd)
+                except OSError:  # closed: nothing to hide
+                    continue
+                os.dup2(devnull, fd)
+            yield
+        finally:
+            for fd, old in saved.items():
+                with contextlib.suppress(OSError):
+                    os.dup2(old, fd)
+                os.close(old)
+            os.close(devnull)
+
+
 def _peak_mb() -> float:
     """This process's peak resident memory (VmHWM), MB; 0 where /proc is missing."""
     try:
@@ -123,6 +166,7 @@ class CheckPool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers if workers is not None else usable_cores()
         self._pool: ProcessPoolExecutor | None = None
+        self.broken = False  # a worker died: no more work is sent, the verifier checks the rest
         self.computed = 0  # matches computed in workers
         self.peak_mb: dict[int, float] = {}  # worker pid -> its peak resident memory (MB)
 
@@ -138,10 +182,15 @@ class CheckPool:
             self._pool = None
 
     def _start(self) -> ProcessPoolExecutor:
-        """The workers, started on first use: spawned, each ending with this process."""
+        """The workers' pool, made on first use: spawned, each ending with this process."""
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_die_with_parent, initargs=(os.getpid(),))
+            with _children_without_stdio():
+                if os.name == "posix":  # started now, without our stdio, not by the first lock
+                    from multiprocessing import resource_tracker
+
+                    resource_tracker.ensure_running()
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_die_with_parent, initargs=(os.getpid(),))
         return self._pool
 
     def fill(
@@ -160,14 +209,19 @@ class CheckPool:
         for it, hands the matches to the verifier and says how many (so the caller can
         do other work meanwhile: the grouping merges one batch while the next is checked)."""
         todo = by_component({(min(i, j), max(i, j)) for i, j in zip(first, second) if verifier.needs_match(i, j)})
-        if not todo:
+        if not todo or self.broken:
             return lambda: 0
         pool = self._start()
         signatures = verifier.signatures
         chunks = [todo[k : k + CHUNK] for k in range(0, len(todo), CHUNK)]
-        futures: list[Future] = [
-            pool.submit(_match_chunk, [(signatures[i], signatures[j]) for i, j in chunk]) for chunk in chunks
-        ]
+        futures: list[Future] = []
+        try:
+            with _children_without_stdio():  # workers are spawned by submit, as they are needed
+                for chunk in chunks:
+                    futures.append(pool.submit(_match_chunk, [(signatures[i], signatures[j]) for i, j in chunk]))
+        except BrokenProcessPool:
+            self.broken = True
+            chunks = chunks[: len(futures)]
         done = [False] * len(chunks)
 
         def take(n: int) -> None:
@@ -177,6 +231,9 @@ class CheckPool:
             done[n] = True
             try:
                 pid, peak, found = futures[n].result()
+            except BrokenProcessPool:  # a worker died: its pairs are checked by the verifier itself
+                self.broken = True
+                return
             except BaseException:
                 for future in futures:
                     future.cancel()
@@ -196,6 +253,6 @@ class CheckPool:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 take(n)
-            return len(todo)
+            return len(todo)  # (after a worker died, some are left to the verifier)
 
         return collect
