@@ -51,6 +51,15 @@ if __name__ == "__main__":
     from multiprocessing.synchronize import SemLock
 
     duplicates.PARALLEL_MIN = 1
+    # The layout checks' workers are what is under test: the search by layouts alone (the
+    # local-features check, the default, runs in this process and starts no workers).
+    post_init = duplicates.DuplicateFinder.__post_init__
+
+    def layouts_only(self):
+        self.local = False
+        post_init(self)
+
+    duplicates.DuplicateFinder.__post_init__ = layouts_only
     close = checks.CheckPool.close
 
     def report(self):
