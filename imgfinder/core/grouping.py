@@ -66,6 +66,9 @@ MAX_FILTERED_PER_PHOTO = 16
 # the threshold (see the module's docstring). 0.2: the lowest cosine between two edits of
 # one held-out photo was 0.72 at the 0.85 threshold; unrelated photos have a median of 0.6.
 GROUP_PAIR_SLACK = 0.2
+# With proofs asked of the merging pair only (``every_pair``): how many pairs two groups
+# (or a photo and a group) are tried through before they are taken for different pictures.
+TRIES_PER_GROUP = 3
 PROGRESS_SECONDS = 0.1  # at most ~10 progress reports a second
 PREFETCH = 4096  # pairs the cheap filter is asked about at once (``plausible_many``)
 
@@ -108,6 +111,13 @@ class _PairVerifier:
         self.ahead: dict[tuple[int, int], bool] = {}
         self.spent: set[int] = set()  # photos whose budget is spent (``exhausted``)
         self.grouped: set[int] = set()  # photos in a group: exempt from the budgets (``note_grouped``)
+
+    def forgive(self, x: int) -> None:
+        """Take back one failed check of photo x (a further try to join the same group)."""
+        if self.failed[x] > 0:
+            self.failed[x] -= 1
+            if self.failed[x] < self.max_failed and self.filtered[x] < self.max_filtered:
+                self.spent.discard(x)
 
     def note_grouped(self, members: list[int]) -> None:
         self.grouped.update(members)
@@ -248,6 +258,7 @@ def iter_complete_linkage_groups(
     greyscale: np.ndarray | None = None,
     grey_slack: float = 0.0,
     match_ahead: Callable[[list[int], list[int]], Callable[[], int] | None] | None = None,
+    every_pair: Callable[[int, int], bool] | None = None,
 ) -> Iterator[Progress | list[list[int]]]:
     """``complete_linkage_groups`` as a generator: yields ``Progress("verify", pairs
     done, pairs at or above the threshold)`` while it works (the layout checks can take
@@ -267,7 +278,16 @@ def iter_complete_linkage_groups(
     ``match_ahead(first, second)``, with ``plausible_many``: starts the full checks of the
     prefetched pairs that passed the filter (``core.parallel_checks``) and returns the
     function that waits for them; the next batch's checks run while this one is merged.
-    The decisions are the same, made from its answers."""
+    The decisions are the same, made from its answers.
+
+    ``every_pair``: when given, ``same_picture`` is a *proof* (local features: one exact
+    fit and agreement everywhere, ``core.copy_proof``) and is asked of the merging pair
+    only, while ``every_pair`` (a cheap veto: the camera says two exposures) is asked of
+    every cross pair, and every cross pair still needs ``cross_floor``. Why not the proof
+    of every pair: a copy of a copy is proven through either, and two heavy edits of one
+    photo (a blurred copy and a 60 % crop) need not prove each other to be one picture
+    (what breaks a group of proven pairs is a false proof, not a missing one), while
+    proving every pair cost n (n - 1) / 2 proofs for a photo with n copies."""
     if cross_floor is None:
         cross_floor = threshold if same_picture is None else threshold - GROUP_PAIR_SLACK
     cross_floor = min(cross_floor, threshold)
@@ -289,6 +309,7 @@ def iter_complete_linkage_groups(
     last_report = time.monotonic()
     owner: dict[int, int] = {}
     members: dict[int, list[int]] = {}
+    tries: dict[tuple[int, int], int] = {}  # (group, group) -> merges tried through a pair (``every_pair``)
     pending: Callable[[], int] | None = None  # the full checks of the next batch, under way
 
     def ask_ahead(start: int) -> Callable[[], int] | None:
@@ -331,7 +352,25 @@ def iter_complete_linkage_groups(
         if cannot_link is not None and cannot_link(group_a, group_b):
             continue
         # Last: the layout check costs milliseconds a pair, the vetoes above microseconds.
-        if verifier is not None and not verifier.all_verify(group_a, group_b):
+        if every_pair is not None:
+            if not all(every_pair(x, y) for x in group_a for y in group_b):
+                continue
+            if verifier is not None:
+                # A photo may join a group through any of its members, but tries at most
+                # TRIES_PER_GROUP of them, and only its first failure against a group
+                # counts against its budget (a group's members are one picture).
+                key = (min(a, b), max(a, b))
+                tries[key] = tries.get(key, 0) + 1
+                if tries[key] > TRIES_PER_GROUP:
+                    stats.skipped += 1
+                    continue
+                known = ((i, j) if i < j else (j, i)) in verifier.answers
+                if not verifier.verify(i, j):
+                    if tries[key] > 1 and not known:
+                        for z in (i, j):
+                            verifier.forgive(z)
+                    continue
+        elif verifier is not None and not verifier.all_verify(group_a, group_b):
             continue
         if verifier is not None and link is not None and not verifier.linked(group_a, group_b, link):
             continue
@@ -371,6 +410,7 @@ def complete_linkage_groups(
     greyscale: np.ndarray | None = None,
     grey_slack: float = 0.0,
     match_ahead: Callable[[list[int], list[int]], Callable[[], int] | None] | None = None,
+    every_pair: Callable[[int, int], bool] | None = None,
 ) -> list[list[int]]:
     """Group row indices of ``vectors`` (L2-normalised) from candidate ``pairs``.
 
@@ -388,7 +428,7 @@ def complete_linkage_groups(
         vectors, pairs, threshold, cannot_link, same_picture,
         plausible=plausible, plausible_many=plausible_many, max_failed=max_failed, max_filtered=max_filtered,
         stats=stats, cancel=cancel, cross_floor=cross_floor, link=link, greyscale=greyscale, grey_slack=grey_slack,
-        match_ahead=match_ahead,
+        match_ahead=match_ahead, every_pair=every_pair,
     ):
         if isinstance(item, Progress):
             if progress is not None:

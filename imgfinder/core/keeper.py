@@ -36,6 +36,7 @@ from .keypoints import LocalFeatures, band_ratio  # noqa: F401 - band_ratio: the
 
 GREYSCALE_CHROMA = 2.0  # as ``duplicates.GREYSCALE_CHROMA``
 HOLDS = 0.95  # share of another file's picture inside this one for "holds its picture"
+HOLD_STEPS = 4  # the share of proven partners whose picture a file holds, in quarters
 LARGER = 1.15  # linear size ratio from which one file has "more pixels" than another
 # A larger file saved with JPEG quantisation this many times coarser than a smaller file
 # holding the same picture is taken for an upscale of it (see ``_real_resolution``).
@@ -101,7 +102,7 @@ class KeeperFacts:
     reference: bool = False
     wrong_kind: bool = False
     grey: bool = False
-    holds: int = 0  # other files of the group whose picture this one holds
+    holds: int = 0  # share (in HOLD_STEPS) of its proven partners whose picture it holds
     framed: bool = False
     real_pixels: float = 0.0
     resolution_rank: int = 0  # 0: the most real pixels (files within LARGER of each other tie)
@@ -120,12 +121,15 @@ def rank_group(
     indices: Sequence[int], rows: Sequence[FileRow], proof: Callable[[int, int], Proof | None] | None,
     chroma: Callable[[int], float | None], reference: Sequence[str] = (), prefer: str = "best",
     features: Callable[[int], LocalFeatures | None] | None = None,
+    fallback: Callable[[int, int], Proof | None] | None = None,
 ) -> list[int]:
-    """``indices`` ordered original first (see the module's docstring). ``features(i)``:
-    file i's local features, whose small picture shows a flat frame."""
+    """``indices`` ordered original first (see the module's docstring). ``proof(i, j)``:
+    the proof for a pair if one is known (None: not proven), ``fallback(i, j)`` one made
+    for a file with none; ``features(i)``: file i's local features, whose small picture
+    shows a flat frame."""
     if len(indices) < 2:
         return list(indices)
-    facts = group_facts(indices, rows, proof, chroma, reference, prefer, features)
+    facts = group_facts(indices, rows, proof, chroma, reference, prefer, features, fallback)
     return sorted(indices, key=lambda i: facts[i].key())
 
 
@@ -133,6 +137,7 @@ def group_facts(
     indices: Sequence[int], rows: Sequence[FileRow], proof: Callable[[int, int], Proof | None] | None,
     chroma: Callable[[int], float | None], reference: Sequence[str] = (), prefer: str = "best",
     features: Callable[[int], LocalFeatures | None] | None = None,
+    fallback: Callable[[int, int], Proof | None] | None = None,
 ) -> dict[int, KeeperFacts]:
     """What ``rank_group`` ranks by, per file (also what a user may be shown)."""
     facts = {i: KeeperFacts(rows[i]) for i in indices}
@@ -155,12 +160,18 @@ def group_facts(
         if not f.coarseness:
             f.coarseness = lossless_or_best  # a lossless file ties with the finest JPEG
     if proof is not None:
+        # "Holds the others' picture", as the share of the pairs proven (the grouping
+        # proved a tree of pairs, each copy with the photo it joined through; a file with
+        # no proven pair is proven against the group's first file).
         for i in indices:
-            for j in indices:
-                if i != j:
-                    p = proof(i, j)
-                    if p is not None and p.fit is not None and p.covers_b >= HOLDS:
-                        facts[i].holds += 1
+            partners = [(j, proof(i, j)) for j in indices if j != i]
+            proven = [(j, p) for j, p in partners if p is not None and p.fit is not None and p.blocks]
+            if not proven and fallback is not None:
+                j = indices[0] if indices[0] != i else indices[1]
+                p = fallback(i, j)
+                proven = [(j, p)] if p is not None and p.fit is not None and p.blocks else []
+            if proven:
+                facts[i].holds = round(HOLD_STEPS * sum(p.covers_b >= HOLDS for _, p in proven) / len(proven))
         _real_resolution(indices, rows, facts)
     _blur(indices, facts, features)
     _resolution_ranks(facts)

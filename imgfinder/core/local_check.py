@@ -104,6 +104,14 @@ class LocalCheck:
             return found
         return found.swapped()
 
+    def known_proof(self, i: int, j: int) -> Proof | None:
+        """The proof for (i, j) if one was made (by the grouping); None otherwise."""
+        key = (i, j) if i < j else (j, i)
+        found = self._proofs.get(key)
+        if found is None or key == (i, j):
+            return found
+        return found.swapped()
+
     def copies(self, i: int, j: int) -> bool:
         p = self.proof(i, j)
         return p is not None and p.copies
