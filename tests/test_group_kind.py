@@ -109,6 +109,6 @@ def test_default_threshold_lives_in_core() -> None:
     from imgfinder import cli
     from imgfinder.core import duplicates
 
-    assert cli.DEFAULT_THRESHOLD is duplicates.DEFAULT_THRESHOLD == 0.80
+    assert cli.DEFAULT_THRESHOLD is duplicates.DEFAULT_THRESHOLD == 0.75
     source = (Path(cli.__file__).parent / "gui" / "settings.py").read_text()
     assert "from ..cli" not in source and "core.duplicates import DEFAULT_THRESHOLD" in source

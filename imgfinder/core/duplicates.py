@@ -34,10 +34,11 @@ from .progress import CancelToken, Progress
 
 DEFAULT_FLOOR = 0.75  # candidate pairs are kept down to here: the lowest threshold, and room for GREY_PAIR_SLACK
 # The cosine from which a pair is examined for copies. With copies proven by local features
-# (``copy_proof``), 0.80 rather than 0.85 finds more heavy crops (60 % crops of 30 photos:
-# 29 found against 24) for about 20 % more time on a library without copies (781 grocery
-# shots: 6.9 s against 5.8 s, index 8.4 s), and no false group (benchmarks/copies_hard.py).
-DEFAULT_THRESHOLD = 0.80
+# (``copy_proof``), the floor rather than 0.85 finds the heavy crops (60 % crops of 30
+# photos: 30 found at 0.75, 29 at 0.80, 24 at 0.85) for about a third more time on a
+# library without copies (781 grocery shots: 7.8 s at 0.75, 5.8 s at 0.85, index 8.4 s)
+# and no false group (benchmarks/copies_hard.py).
+DEFAULT_THRESHOLD = 0.75
 # A greyscale photo (``decoder.chroma`` at most GREYSCALE_CHROMA) and a colour one are
 # compared this much more leniently: a greyscale copy lost the colour that the copy
 # vector partly rests on (held-out greyscale copies reach only 0.79 with their original,

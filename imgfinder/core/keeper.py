@@ -7,9 +7,9 @@ order (each question only decides between files the ones before left equal):
 1. a file in a reference folder (by real path) is always kept;
 2. the ``KeepPreference`` for a RAW + JPEG pair, when the user chose one;
 3. colour over greyscale (a greyscale copy lost the colour);
-4. the file that holds the others' whole picture (``copy_proof.Proof.covers_*``, frames
+4. no flat frame (a border or letterbox adds no picture);
+5. the file that holds the others' whole picture (``copy_proof.Proof.covers_*``, frames
    aside): a crop holds less;
-5. no flat frame (a border or letterbox adds no picture);
 6. real resolution: more pixels of picture, unless the larger file was saved far more
    coarsely than the smaller one (``_real_resolution``: then it is an upscale of it);
 7. not clearly blurred next to the others (``sharpness``);
@@ -36,7 +36,7 @@ from .keypoints import LocalFeatures, band_ratio  # noqa: F401 - band_ratio: the
 
 GREYSCALE_CHROMA = 2.0  # as ``duplicates.GREYSCALE_CHROMA``
 HOLDS = 0.95  # share of another file's picture inside this one for "holds its picture"
-HOLD_STEPS = 4  # the share of proven partners whose picture a file holds, in quarters
+CROPPED = 0.97  # ... and less than this share of the other's: it is a crop of the other
 LARGER = 1.15  # linear size ratio from which one file has "more pixels" than another
 # A larger file saved with JPEG quantisation this many times coarser than a smaller file
 # holding the same picture is taken for an upscale of it (see ``_real_resolution``).
@@ -102,7 +102,7 @@ class KeeperFacts:
     reference: bool = False
     wrong_kind: bool = False
     grey: bool = False
-    holds: int = 0  # share (in HOLD_STEPS) of its proven partners whose picture it holds
+    holds: int = 1  # 0: a crop of another file of the group (it holds less of the picture)
     framed: bool = False
     real_pixels: float = 0.0
     resolution_rank: int = 0  # 0: the most real pixels (files within LARGER of each other tie)
@@ -112,7 +112,7 @@ class KeeperFacts:
 
     def key(self) -> tuple:
         r = self.row
-        return (not self.reference, self.wrong_kind, self.grey, -self.holds, self.framed,
+        return (not self.reference, self.wrong_kind, self.grey, self.framed, -self.holds,
                 self.resolution_rank, self.blurred, self.coarseness, not self.exif,
                 r.mtime_ns, -r.size, os.path.islink(r.path), r.path)
 
@@ -160,9 +160,12 @@ def group_facts(
         if not f.coarseness:
             f.coarseness = lossless_or_best  # a lossless file ties with the finest JPEG
     if proof is not None:
-        # "Holds the others' picture", as the share of the pairs proven (the grouping
-        # proved a tree of pairs, each copy with the photo it joined through; a file with
-        # no proven pair is proven against the group's first file).
+        # "Holds the others' picture": a file is a crop when a proven partner holds all of
+        # its picture while it holds clearly less of the partner's (the grouping proved a
+        # tree of pairs, each copy with the photo it joined through; a file with no proven
+        # pair is proven against the group's first file). A framed copy ranks below the
+        # original before this (a frame found a little narrow would make the original
+        # look like a crop of its letterboxed copy).
         for i in indices:
             partners = [(j, proof(i, j)) for j in indices if j != i]
             proven = [(j, p) for j, p in partners if p is not None and p.fit is not None and p.blocks]
@@ -170,8 +173,8 @@ def group_facts(
                 j = indices[0] if indices[0] != i else indices[1]
                 p = fallback(i, j)
                 proven = [(j, p)] if p is not None and p.fit is not None and p.blocks else []
-            if proven:
-                facts[i].holds = round(HOLD_STEPS * sum(p.covers_b >= HOLDS for _, p in proven) / len(proven))
+            crop = any(p.covers_a >= HOLDS and p.covers_b < CROPPED for _, p in proven)
+            facts[i].holds = 0 if crop else 1
         _real_resolution(indices, rows, facts)
     _blur(indices, facts, features)
     _resolution_ranks(facts)

@@ -274,12 +274,9 @@ class Library:
         if self.read_only:
             return self._current_read_only(store, index_id)
         generation = self.catalog.generation
-        loaded = self._loaded.pop(store.name, None)
-        if loaded is not None:
-            if loaded[1] == generation:
-                self._loaded[store.name] = loaded
-                return loaded[0]
-            loaded[0].unload()
+        kept = self._still_loaded(store, generation)
+        if kept is not None:
+            return kept
         found: VectorIndex | None = None
         for _ in range(4):
             if not store.is_current(index_id, generation):
@@ -304,16 +301,24 @@ class Library:
         self._loaded[store.name] = (found, found.manifest.generation)
         return found
 
-    def _current_read_only(self, store: IndexStore, index_id: str) -> VectorIndex:
-        """The index of ``store`` in a read-only data folder: the one on disk when it is
-        current and checks out, else one built in memory from the catalog (never saved)."""
-        generation = self.catalog.generation
+    def _still_loaded(self, store: IndexStore, generation: int) -> VectorIndex | None:
+        """The index of ``store`` this library loaded before, if still of ``generation``
+        (an older one is unloaded)."""
         loaded = self._loaded.pop(store.name, None)
         if loaded is not None:
             if loaded[1] == generation:
                 self._loaded[store.name] = loaded
                 return loaded[0]
             loaded[0].unload()
+        return None
+
+    def _current_read_only(self, store: IndexStore, index_id: str) -> VectorIndex:
+        """The index of ``store`` in a read-only data folder: the one on disk when it is
+        current and checks out, else one built in memory from the catalog (never saved)."""
+        generation = self.catalog.generation
+        kept = self._still_loaded(store, generation)
+        if kept is not None:
+            return kept
         index = store.load() if not self._index_ahead and store.is_current(index_id, generation) else None
         if index is not None and (index.manifest.model_id != index_id or index.manifest.generation != generation):
             index.unload()
