@@ -41,7 +41,8 @@ LARGER = 1.15  # linear size ratio from which one file has "more pixels" than an
 # A larger file saved with JPEG quantisation this many times coarser than a smaller file
 # holding the same picture is taken for an upscale of it (see ``_real_resolution``).
 COARSER = 2.0
-BLURRED = 0.6  # sharpness this far below the sharpest file's: clearly blurred
+BLURRED = 0.6  # sharpness this far below the sharpest file's: clearly blurred ...
+BLOCKY = 1.5  # ... among files quantised at most this much more coarsely than it
 
 
 def under(path: str, folders: Sequence[str]) -> bool:
@@ -215,22 +216,24 @@ def _real_resolution(indices: Sequence[int], rows: Sequence[FileRow], facts: dic
 
 def _blur(indices: Sequence[int], facts: dict[int, KeeperFacts],
           features: Callable[[int], LocalFeatures | None] | None) -> None:
-    """Of files with about the same pixels, one clearly less sharp than the sharpest is
-    blurred (``LocalFeatures.sharpness``, measured when its features were made)."""
+    """Of files with about the same pixels, one clearly less sharp than the sharpest that
+    is compressed no more coarsely (JPEG blocking adds "detail") is blurred
+    (``LocalFeatures.sharpness``, measured when its features were made). Files already
+    taken for upscales are left out: they were measured at another scale."""
     if features is None:
         return
-    top = max(facts[i].real_pixels for i in indices)
-    alike = [i for i in indices if facts[i].real_pixels >= top / LARGER ** 2]
-    if len(alike) < 2:
+    candidates = [i for i in indices if not facts[i].blurred]
+    if len(candidates) < 2:
         return
+    top = max(facts[i].real_pixels for i in candidates)
+    alike = [i for i in candidates if facts[i].real_pixels >= top / LARGER ** 2]
     sharp = {}
     for i in alike:
         f = features(i)
         if f is not None and f.sharpness > 0:
             sharp[i] = f.sharpness
-    if not sharp:
-        return
-    best = max(sharp.values())
     for i, s in sharp.items():
-        if s < BLURRED * best:
+        references = [t for j, t in sharp.items()
+                      if j != i and facts[j].coarseness <= BLOCKY * max(facts[i].coarseness, 1.0)]
+        if references and s < BLURRED * max(references):
             facts[i].blurred = True
