@@ -124,6 +124,10 @@ class Proof:
     covers_a: float  # share of a's picture (its frame aside) that lies inside b
     covers_b: float  # share of b's picture (its frame aside) that lies inside a
     blob: int = 0  # side, in blocks, of the largest region where the two disagree
+    # The part of a's (b's) picture outside the other one is flat: a frame the content
+    # box missed (bars merging with a dark edge), found through the fit.
+    frame_a: bool = False
+    frame_b: bool = False
 
     @property
     def exact_fit(self) -> bool:
@@ -142,7 +146,8 @@ class Proof:
         if f is not None:
             inv = np.linalg.inv(np.vstack([f.matrix, [0.0, 0.0, 1.0]]))[:2]
             f = Fit(inv, f.flipped, f.matches, f.inliers, f.median_error, f.within_one, 1.0 / f.scale)
-        return Proof(f, self.agreement, self.blocks, self.covers_b, self.covers_a, self.blob)
+        return Proof(f, self.agreement, self.blocks, self.covers_b, self.covers_a, self.blob,
+                     self.frame_b, self.frame_a)
 
     def summary(self) -> dict:
         f = self.fit
@@ -240,7 +245,7 @@ def _frame_mask(check: np.ndarray, trim: int = 2) -> np.ndarray:
     return mask
 
 
-def agreement(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> tuple[float, int, float, float, int]:
+def agreement(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> tuple[float, int, float, float, int, bool, bool]:
     """(share of agreeing blocks, blocks compared, share of a's picture inside b, share
     of b's picture inside a, side of the largest disagreeing region in blocks), b
     already mirrored when the fit is ``flipped``."""
@@ -269,7 +274,10 @@ def agreement(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> tuple[float, int,
     b_size = (b.check.shape[1], b.check.shape[0])
     # The blocks compared: inside both pictures, away from a frame's blended edge.
     overlap = warp(_frame_mask(b.check), m, (w, h)) & _frame_mask(a.check)
+    a_in_b = warp(np.ones(a.check.shape, bool), inv, b_size)
     covers_b = float((warp(a_pic, inv, b_size) & b_pic).sum() / max(1, b_pic.sum()))
+    frame_a = _flat_outside(a.check, warp(np.ones(b.check.shape, bool), m, (w, h)))
+    frame_b = _flat_outside(b.check, a_in_b)
     # Blurred within the overlap only (normalised convolution): a frame or the world
     # outside the other picture must not bleed into the blocks along the overlap's edge.
     weight = overlap.astype(np.float32)
@@ -284,7 +292,25 @@ def agreement(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> tuple[float, int,
                           weight[:rows * BLOCK, :cols * BLOCK], rows, cols)
     compared = int(np.count_nonzero(state))
     share = float((state == 1).sum() / compared) if compared else 0.0
-    return share, compared, covers_a, covers_b, _largest_blob(state == -1)
+    return share, compared, covers_a, covers_b, _largest_blob(state == -1), frame_a, frame_b
+
+
+FRAME_MIN = 0.04  # share of a picture outside the other from which a flat rest is a frame
+FRAME_STD = 4.0  # grey levels: local spread below this is flat
+
+
+def _flat_outside(check: np.ndarray, inside: np.ndarray) -> bool:
+    """Is the part of ``check`` outside ``inside`` (the other picture, warped onto it) at
+    least FRAME_MIN of it and flat nearly everywhere (a border or bars)?"""
+    import cv2
+
+    outside = ~inside
+    if outside.mean() < FRAME_MIN:
+        return False
+    g = check.astype(np.float32)
+    mean = cv2.blur(g, (5, 5))
+    spread = np.sqrt(np.maximum(cv2.blur(g * g, (5, 5)) - mean * mean, 0.0))
+    return float((spread[outside] < FRAME_STD).mean()) >= 0.95
 
 
 def _block_states(ga: np.ndarray, gb: np.ndarray, weight: np.ndarray, rows: int, cols: int) -> np.ndarray:

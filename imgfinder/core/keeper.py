@@ -174,8 +174,13 @@ def group_facts(
                 j = indices[0] if indices[0] != i else indices[1]
                 p = fallback(i, j)
                 proven = [(j, p)] if p is not None and p.fit is not None and p.blocks else []
-            crop = any(p.covers_a >= HOLDS and p.covers_b < CROPPED for _, p in proven)
+            crop = any(p.covers_a >= HOLDS and p.covers_b < CROPPED and not p.frame_b for _, p in proven)
             facts[i].holds = 0 if crop else 1
+            if any(p.frame_a for _, p in proven):
+                facts[i].framed = True  # a frame the content box missed, seen through the fit
+                facts[i].real_pixels = min(facts[i].real_pixels, min(
+                    float((rows[j].width or 0) * (rows[j].height or 0)) for j, p in proven if p.frame_a) or
+                    facts[i].real_pixels)
         _real_resolution(indices, rows, facts)
     _blur(indices, facts, features)
     _resolution_ranks(facts)
