@@ -1,7 +1,9 @@
 """Find groups of duplicate photos: exact copies by content hash, near-duplicates by
-k-nearest-neighbour search in the embedding index, each pair confirmed by its pixel
-layout (``core.layout``: a copy, not another shot of the same scene), grouped by
-complete linkage.
+k-nearest-neighbour search over the copy vectors, each merge proven by matching detail
+(``core.copy_proof``: one exact geometric fit and agreement over the whole overlap, so a
+copy, not another shot of the same scene or the other side of a symmetric object), and
+the original put first (``core.keeper``). Without layouts (tests), no verification; with
+``local=False``, every pair's 64 px layout is checked instead (``core.layout``).
 
 Candidate pairs are computed once at a low ``floor`` and can then be regrouped at any
 threshold above it without touching the model or the index (the GUI's slider).

@@ -2,9 +2,10 @@
 
 * ``exact``: every member has the same bytes (content hash).
 * ``copies``: one photo, edited (resized, re-compressed, cropped, turned, recoloured):
-  every pair lines up (``core.layout``'s verifier), every member lines up *to the fine
-  detail* (band-pass NCC) with a member it joined, and nothing says two of them are two
-  exposures (``core.grouping`` explains why detail is not asked of every pair).
+  each member joined through a pair proven by matching detail (``core.copy_proof``), and
+  nothing says two of them are two exposures. (With layouts only, ``local=False``: every
+  pair lines up in ``core.layout``'s verifier and every member lines up *to the fine
+  detail* with a member it joined; ``core.grouping`` explains why.)
 * ``shots``: different exposures of one moment (a burst, a bracketed series): the
   smoothed layout lines up at the same framing, the fine detail does not, and the EXIF
   capture times are a few seconds apart at most.
