@@ -178,14 +178,14 @@ def test_the_confirmation_for_one_photo_reads_right(qtbot, monkeypatch) -> None:
     seen = []
 
     def answer(box):
-        seen.append((box.windowTitle(), box.text()))
+        seen.append((box.windowTitle(), box.text(), box.button(QMessageBox.StandardButton.Ok).text()))
         return QMessageBox.StandardButton.Cancel
 
     monkeypatch.setattr(QMessageBox, "exec", answer)
     assert dialogs.confirm_file_action(None, "Move to trash", 1, 2048) is False
     assert dialogs.confirm_file_action(None, "Move", 3, 1, "/tmp/x") is False
-    assert seen == [("Move to trash 1 photo?", "Move to trash 1 photo (2.0 KB) to the trash?"),
-                    ("Move 3 photos?", "Move 3 photos (1 byte) to /tmp/x?")]
+    assert seen == [("Move 1 photo to the trash?", "Move 1 photo (2.0 KB) to the trash?", "Move to trash"),
+                    ("Move 3 photos?", "Move 3 photos (1 byte) to /tmp/x?", "Move")]
 
 
 def test_one_group_of_one_copy_reads_right(qtbot, make_window, gui_photos, tmp_path) -> None:
