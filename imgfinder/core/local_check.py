@@ -104,6 +104,9 @@ class LocalCheck:
             return found
         return found.swapped()
 
+    def has_proof(self, i: int, j: int) -> bool:
+        return ((i, j) if i < j else (j, i)) in self._proofs
+
     def known_proof(self, i: int, j: int) -> Proof | None:
         """The proof for (i, j) if one was made (by the grouping); None otherwise."""
         key = (i, j) if i < j else (j, i)
