@@ -13,9 +13,12 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from imgfinder.core import copy_proof
 from imgfinder.core.catalog import FileRow
 from imgfinder.core.feature_cache import FeatureCache
-from imgfinder.core.keeper import band_ratio, rank_group, under
+from imgfinder.core.file_actions import is_under as under
+from imgfinder.core.keeper import rank_group
+from imgfinder.core.keypoints import band_ratio
 from imgfinder.core.keypoints import WORK_AREA, LocalFeatures, extract, features_of_grey
 from imgfinder.core.local_check import LocalCheck
+from imgfinder.model.edits import crop_area
 
 PHOTOS = ("01_astronaut.jpg", "03_chelsea.jpg", "05_coffee.jpg", "07_rocket.jpg")
 
@@ -32,10 +35,7 @@ def _save(img: Image.Image, path: Path, quality: int = 92) -> Path:
 
 
 def _crop(img: Image.Image, f: float, cx: float = 0.5, cy: float = 0.5) -> Image.Image:
-    w, h = img.size
-    cw, ch = int(w * f), int(h * f)
-    x, y = int((w - cw) * cx), int((h - ch) * cy)
-    return img.crop((x, y, x + cw, y + ch))
+    return crop_area(img, f * f, cx, cy)  # f: the share of each side kept
 
 
 def _moved(img: Image.Image) -> Image.Image:

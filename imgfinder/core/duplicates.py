@@ -27,7 +27,8 @@ from .formats import is_raw_name
 from .group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KindJudge, group_kind
 from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups
 from .knn import PairArrays, iter_near_pairs
-from .keeper import has_exif, rank_group, under
+from .file_actions import is_under
+from .keeper import has_exif, rank_group
 from .layout import LayoutVerifier
 from .local_check import FeatureStore, LocalCheck
 from .cpus import usable_cores
@@ -103,7 +104,7 @@ def rule_key(row: FileRow, prefer: KeepPreference, prefer_folders: Sequence[str]
     """Sort key of the user's keep rules (lower first): a preferred folder's file, then one
     whose path matches ``prefer_pattern`` (a shell pattern, case-insensitive), then the
     ``prefer`` rule; 0 where a rule says nothing, so the evidence decides."""
-    folder = not under(row.path, prefer_folders) if prefer_folders else False
+    folder = not is_under(row.path, prefer_folders) if prefer_folders else False
     pattern = (not fnmatch.fnmatch(row.path.casefold(), prefer_pattern.casefold())) if prefer_pattern else False
     if prefer is KeepPreference.RAW:
         rule: object = not is_raw_name(row.path)
@@ -431,7 +432,7 @@ class DuplicateFinder:
             # Byte-identical files are one picture: rank one of each content, then put
             # its twins (by the older rule) right after it.
             by_hash: dict[str | None, list[int]] = defaultdict(list)
-            for i in sorted(indices, key=lambda i: (not under(rows[i].path, self.reference), keep_rank(rows[i]))):
+            for i in sorted(indices, key=lambda i: (not is_under(rows[i].path, self.reference), keep_rank(rows[i]))):
                 by_hash[rows[i].hash or f"row:{i}"].append(i)
             heads = [m[0] for m in by_hash.values()]
             chromas = self.chromas or {}
@@ -439,5 +440,5 @@ class DuplicateFinder:
                                features=self.local_check.features, fallback=self.local_check.proof)
             base = [i for h in order for i in by_hash[rows[h].hash or f"row:{h}"]]
         keep = KeepPreference(self.keep)
-        return sorted(base, key=lambda i: (not under(rows[i].path, self.reference),
+        return sorted(base, key=lambda i: (not is_under(rows[i].path, self.reference),
                                            rule_key(rows[i], keep, self.prefer_folders, self.prefer_pattern)))

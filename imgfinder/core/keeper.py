@@ -31,8 +31,9 @@ import numpy as np
 
 from .catalog import FileRow
 from .copy_proof import Proof
+from .file_actions import is_under
 from .formats import is_raw_name
-from .keypoints import LocalFeatures, band_ratio  # noqa: F401 - band_ratio: the sharpness measure
+from .keypoints import LocalFeatures
 
 GREYSCALE_CHROMA = 2.0  # as ``duplicates.GREYSCALE_CHROMA``
 HOLDS = 0.95  # share of another file's picture inside this one for "holds its picture"
@@ -43,19 +44,6 @@ LARGER = 1.15  # linear size ratio from which one file has "more pixels" than an
 COARSER = 2.0
 BLURRED = 0.6  # sharpness this far below the sharpest file's: clearly blurred ...
 BLOCKY = 1.5  # ... among files quantised at most this much more coarsely than it
-
-
-def under(path: str, folders: Sequence[str]) -> bool:
-    """Is ``path`` inside one of ``folders``, compared by real path (a symlinked folder
-    protects the same files as its target)?"""
-    if not folders:
-        return False
-    real = os.path.realpath(path)
-    for folder in folders:
-        root = os.path.realpath(folder)
-        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-            return True
-    return False
 
 
 def jpeg_coarseness(path: str) -> float | None:
@@ -146,7 +134,7 @@ def group_facts(
     colour_exists = any(c is None or c > GREYSCALE_CHROMA for c in chromas.values())
     for i in indices:
         f = facts[i]
-        f.reference = under(rows[i].path, reference)
+        f.reference = is_under(rows[i].path, reference)
         f.wrong_kind = (prefer == "raw" and not is_raw_name(rows[i].path)) or (
             prefer == "jpeg" and is_raw_name(rows[i].path))
         c = chromas[i]
