@@ -2,11 +2,13 @@
 made read-only): listings and searches still work, reading only; commands that must write
 say so in one line and exit 1; nothing in the folder changes, byte for byte.
 
-Tests run as root in CI, where ``chmod`` does not stop a write. So the command line runs in
-a child process that has dropped to uid 65534 (``nobody``), for whom the root-owned data
+Tests run as root in CI, where ``chmod`` alone does not stop a write. So the folder is
+made read-only with ``chmod`` and the command line runs in a child that, as root, has
+dropped every capability (``setpriv``; without it, a child as uid 65534), for whom the
 folder really is read-only: SQLite's own read-only paths are exercised (a catalog closed
 cleanly, whose WAL file is gone, and one a killed writer left with changes only in its
-WAL). As a user other than root, the folder is made read-only with ``chmod`` instead.
+WAL). Dropping capabilities rather than the user keeps the code readable wherever the
+checkout is (a 0700 temporary folder too).
 In-process tests open the catalog read-only (``mode=ro``: any write raises) and run the
 writing commands with the detection seeing a read-only folder.
 """
@@ -114,23 +116,25 @@ def expected_results(world, data: Path) -> tuple[list, list]:
 
 def run_read_only(world, data: Path, *args: object) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of the command line in a child for whom ``data`` is
-    read-only: uid 65534 when we are root, else the folder made read-only by chmod."""
+    read-only: the folder made read-only by chmod, and as root every capability dropped."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(REPO)]), "QT_QPA_PLATFORM": "offscreen"}
     tmp = world["root"] / "child-tmp"
     tmp.mkdir(exist_ok=True)
     tmp.chmod(0o777)
     env["TMPDIR"] = str(tmp)
     command = [sys.executable, "-c", CHILD, *map(str, args), "--data-dir", str(data)]
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
         env["HOME"] = str(tmp)
-        drop: dict[str, object] = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
-        if shutil.which("setpriv"):  # some sandboxes refuse the exec after Python's own setuid
-            command, drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command], {}
         try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp, **drop)
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp,
+                                  user=NOBODY, group=NOBODY, extra_groups=[])
         except PermissionError as exc:
             pytest.skip(f"cannot start a child as uid {NOBODY}: {exc}")
     else:
+        # Root drops every capability (setpriv), so the folder's modes bind it as they bind
+        # a user: it still reads the code wherever the checkout is (a 0700 folder too).
+        if os.geteuid() == 0:
+            command = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", *command]
         modes = {p: p.stat().st_mode for p in [data, *data.rglob("*")]}
         try:
             for p, mode in modes.items():
