@@ -249,7 +249,7 @@ def main() -> None:
 
     if args.max_keypoints:
         keypoints.MAX_KEYPOINTS = args.max_keypoints
-        keypoints._DETECTOR = None
+        keypoints._DETECTORS.__dict__.clear()  # made anew with the new MAX_KEYPOINTS
     if args.work_side:
         keypoints.WORK_AREA = args.work_side * args.work_side
         keypoints.DECODE_MIN_SIDE = min(keypoints.DECODE_MIN_SIDE, int(args.work_side * 0.75))

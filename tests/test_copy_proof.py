@@ -232,3 +232,62 @@ def test_band_ratio_tells_a_blurred_copy(originals) -> None:
     grey = np.asarray(img.convert("L"), np.float32)
     blurred = np.asarray(img.convert("L").filter(ImageFilter.GaussianBlur(2)), np.float32)
     assert band_ratio(blurred, 2.0) < 0.6 * band_ratio(grey, 2.0)
+
+
+def test_features_found_ahead_on_threads_are_the_ones_found_lazily(originals, tmp_path: Path) -> None:
+    """``extract_many`` (the duplicate search's look-ahead on every core) gives each photo
+    the features ``features`` would, caches them, records an unreadable photo's reason,
+    and leaves OpenCV's thread count as it found it."""
+    import threading
+
+    import cv2
+
+    img, _ = originals["05_coffee.jpg"]
+    paths = [_save(img, tmp_path / "a.jpg"), _save(EDITS["resize50"](img), tmp_path / "b.jpg"),
+             _save(EDITS["mirror"](img), tmp_path / "c.jpg"), tmp_path / "broken.jpg"]
+    paths[3].write_bytes(b"\xff\xd8 not a photo")
+    threads: set[str] = set()
+
+    def recording(path: str) -> LocalFeatures:
+        threads.add(threading.current_thread().name)
+        return extract(path)
+
+    cache = FeatureCache(tmp_path / "cache.sqlite3")
+    hashes = ["ha", "hb", "hc", "hd"]
+    ahead = LocalCheck([str(p) for p in paths], [1, 2, 3, 4], hashes, cache, recording)
+    before = cv2.getNumThreads()
+    assert [ahead.needs_extraction(i) for i in range(4)] == [True] * 4
+    assert ahead.extract_many(range(4), workers=2) == 3
+    assert cv2.getNumThreads() == before
+    assert threads and all(name.startswith("local-features") for name in threads)
+    assert 3 in ahead.reasons and ahead.features(3) is None
+    assert not any(ahead.needs_extraction(i) for i in range(4))  # nothing left to make
+    lazy = LocalCheck([str(p) for p in paths], [1, 2, 3, 4], ["x", "y", "z", "w"])
+    for i in range(3):
+        a, b = ahead.features(i), lazy.features(i)
+        assert np.array_equal(a.xy, b.xy) and np.array_equal(a.descriptors, b.descriptors)
+    assert ahead.copies(0, 1) and ahead.copies(0, 2)
+    ahead.flush()
+    assert cache.size()[0] == 3  # made ahead, cached like the rest
+    again = LocalCheck([str(p) for p in paths], [1, 2, 3, 4], hashes, cache, recording)
+    assert [again.needs_extraction(i) for i in range(3)] == [False] * 3  # read back from the cache
+    cache.close()
+
+
+def test_finding_features_ahead_stops_when_cancelled(originals, tmp_path: Path) -> None:
+    from imgfinder.core.progress import CancelToken, Cancelled
+
+    img, _ = originals["07_rocket.jpg"]
+    paths = [_save(img.rotate(3 * k), tmp_path / f"{k}.jpg") for k in range(6)]
+    token = CancelToken()
+    made: list[str] = []
+
+    def cancelling(path: str) -> LocalFeatures:
+        made.append(path)
+        token.cancel()
+        return extract(path)
+
+    check = LocalCheck([str(p) for p in paths], list(range(6)), [None] * 6, None, cancelling)
+    with pytest.raises(Cancelled):
+        check.extract_many(range(6), workers=2, cancel=token)
+    assert len(made) < 6

@@ -15,7 +15,7 @@ import fnmatch
 import functools
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -322,6 +322,8 @@ class DuplicateFinder:
         # Start the checks of a batch in the workers; returns the function that waits for them.
         match_ahead = functools.partial(pool.submit, verifier, cancel=cancel) \
             if pool is not None and verifier is not None else None
+        if local is not None and verifier is not None and self.workers >= 2:
+            match_ahead = functools.partial(self._features_ahead, cancel=cancel)
         try:
             for item in iter_complete_linkage_groups(
                 self.vectors, self._pairs, threshold, cannot_link, same_picture,
@@ -363,19 +365,43 @@ class DuplicateFinder:
 
         check = self.local_check
         v = self.verifier
-        if v is not None and not check.has_proof(i, j):
-            # The stored 64 px layouts first (3 ms, no decoding): a pair whose smoothed
-            # pictures do not line up even loosely is no copy, and its photos need no
-            # features for it (copies: smoothed NCC >= 0.84, other shots: median 0.79).
-            m = v.match(i, j)
-            if m is not None and not m.flat and m.coarse < LAYOUT_GATE:
-                return False
+        if not check.has_proof(i, j) and self._layout_rejects(i, j):
+            return False
         fa, fb = check.features(i), check.features(j)
         if fa is None or fb is None:
             return False
         if feature_poor(fa, fb):
             return v is not None and v.same_picture(i, j) and is_copy_match(v.match(i, j))
         return check.copies(i, j)
+
+    def _layout_rejects(self, i: int, j: int) -> bool:
+        """The stored 64 px layouts first (3 ms, no decoding): a pair whose smoothed
+        pictures do not line up even loosely is no copy, and its photos need no features
+        for it (copies: smoothed NCC >= 0.84, other shots: median 0.79)."""
+        if self.verifier is None:
+            return False
+        m = self.verifier.match(i, j)
+        return m is not None and not m.flat and m.coarse < LAYOUT_GATE
+
+    def _features_ahead(self, first: list[int], second: list[int],
+                        cancel: CancelToken | None = None) -> Callable[[], int] | None:
+        """The grouping's look-ahead (``match_ahead``) with local features: the photos of
+        the coming pairs that pass the layout gate and have no features yet; returns the
+        function that finds them on every core (``LocalCheck.extract_many``), or None."""
+        check = self.local_check
+        todo: list[int] = []
+        seen: set[int] = set()
+        for i, j in zip(first, second):
+            if check.has_proof(i, j) or self._layout_rejects(i, j):
+                continue
+            for z in (i, j):
+                if z not in seen:
+                    seen.add(z)
+                    if check.needs_extraction(z):
+                        todo.append(z)
+        if not todo:
+            return None
+        return functools.partial(check.extract_many, todo, self.workers, cancel)
 
     def _check_pool(self, threshold: float) -> CheckPool | None:
         """Worker processes for the full checks when the grouping has many pairs to check

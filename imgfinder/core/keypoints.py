@@ -20,9 +20,12 @@ first appears in a candidate pair. Pure numpy and OpenCV, no Qt.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import struct
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,7 +105,23 @@ def _sift():
     return cv2.SIFT_create(nfeatures=MAX_KEYPOINTS)
 
 
-_DETECTOR = None
+_DETECTORS = threading.local()  # one SIFT per thread (``local_check.extract_many`` runs several)
+_OPENCV_THREADS = threading.Lock()
+
+
+@contextlib.contextmanager
+def single_threaded_opencv() -> Iterator[None]:
+    """OpenCV on one thread per call while several photos are worked on at once (one per
+    core): its own parallel loops would only compete with each other."""
+    import cv2
+
+    with _OPENCV_THREADS:
+        before = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            yield
+        finally:
+            cv2.setNumThreads(before)
 
 
 def features_of_grey(grey: np.ndarray, size: tuple[int, int] | None = None) -> LocalFeatures:
@@ -110,14 +129,14 @@ def features_of_grey(grey: np.ndarray, size: tuple[int, int] | None = None) -> L
     ``size`` is the photo's full shown size (default: the picture's own)."""
     import cv2
 
-    global _DETECTOR
-    if _DETECTOR is None:
-        _DETECTOR = _sift()
+    detector = getattr(_DETECTORS, "sift", None)
+    if detector is None:
+        detector = _DETECTORS.sift = _sift()
     grey = np.ascontiguousarray(grey, dtype=np.uint8)
     h, w = grey.shape
     ww, wh = _scaled_size(w, h, WORK_AREA)
     work = cv2.resize(grey, (ww, wh), interpolation=cv2.INTER_AREA) if (ww, wh) != (w, h) else grey
-    points, desc = _DETECTOR.detectAndCompute(work, None)
+    points, desc = detector.detectAndCompute(work, None)
     if desc is None or not points:
         xy = np.zeros((0, 2), np.float32)
         angle = np.zeros(0, np.float32)

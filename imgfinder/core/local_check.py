@@ -10,16 +10,23 @@ libraries with and without copies.
 Work is bounded per photo as before (``core.grouping``'s budgets decide how many pairs
 of a photo are checked); memory is bounded by keeping at most ``KEEP`` photos' features
 in memory (the rest are read back from the cache, ``core.feature_cache``).
+
+On more than one core, the photos of the pairs a grouping is about to check are found
+ahead in threads (``extract_many``): decoding and SIFT run in C with the GIL released,
+and OpenCV's own parallel SIFT keeps two cores only ~60 % busy, while one SIFT per core
+keeps both busy.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from .copy_proof import Proof, prove
-from .keypoints import FORMAT, LocalFeatures, extract
+from .keypoints import FORMAT, LocalFeatures, extract, single_threaded_opencv
+from .progress import CancelToken
 
 KEEP = 768  # photos' features kept in memory (~130 KB each)
 WRITE_EVERY = 32  # new features written to the catalog in batches of this many
@@ -62,17 +69,77 @@ class LocalCheck:
             try:
                 found = self.extract(self.paths[i])
             except Exception as exc:  # noqa: BLE001 - any unreadable photo is only "not proven"
-                self.reasons[i] = str(exc) or type(exc).__name__
+                self._failed(i, exc)
             else:
-                self.extracted += 1
-                if self.hashes[i]:
-                    self._pending.append((self.hashes[i], found.to_bytes()))
-                    if len(self._pending) >= WRITE_EVERY:
-                        self.flush()
+                self._made(i, found)
+        self._keep(i, found)
+        return found
+
+    def _keep(self, i: int, found: LocalFeatures | None) -> None:
         self._kept[i] = found
+        self._kept.move_to_end(i)
         if len(self._kept) > KEEP:
             self._kept.popitem(last=False)
-        return found
+
+    def _failed(self, i: int, exc: BaseException) -> None:
+        self.reasons[i] = str(exc) or type(exc).__name__
+
+    def _made(self, i: int, found: LocalFeatures) -> None:
+        self.extracted += 1
+        if self.hashes[i]:
+            self._pending.append((self.hashes[i], found.to_bytes()))
+            if len(self._pending) >= WRITE_EVERY:
+                self.flush()
+
+    def needs_extraction(self, i: int) -> bool:
+        """Would ``features(i)`` have to decode the photo (not in memory, not cached,
+        not known unreadable)? A cached photo's features are read into memory on the way."""
+        if i in self._kept or i in self.reasons:
+            return False
+        found = self._cached(i)
+        if found is not None:
+            self._keep(i, found)
+            return False
+        return True
+
+    def extract_many(self, rows: Sequence[int], workers: int, cancel: CancelToken | None = None) -> int:
+        """Find the features of ``rows`` (photos that ``needs_extraction``) on ``workers``
+        threads, at most ``2 workers`` photos in flight so memory stays bounded; each is
+        kept and cached as ``features`` would. Returns how many were made; honours
+        ``cancel`` between photos (what is done stays cached)."""
+        rows = [i for i in rows if i not in self._kept and i not in self.reasons]
+        if not rows:
+            return 0
+        made = 0
+
+        def take(item: tuple[int, Future]) -> None:
+            nonlocal made
+            i, fut = item
+            try:
+                found = fut.result()
+            except Exception as exc:  # noqa: BLE001 - as in ``features``
+                self._failed(i, exc)
+                self._keep(i, None)
+            else:
+                self._made(i, found)
+                self._keep(i, found)
+                made += 1
+
+        flying: deque[tuple[int, Future]] = deque()
+        with single_threaded_opencv(), ThreadPoolExecutor(max(1, workers), thread_name_prefix="local-features") as pool:
+            try:
+                for i in rows:
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+                    flying.append((i, pool.submit(self.extract, self.paths[i])))
+                    if len(flying) >= 2 * max(1, workers):
+                        take(flying.popleft())
+                while flying:
+                    take(flying.popleft())
+            finally:
+                for _, fut in flying:
+                    fut.cancel()
+        return made
 
     def _cached(self, i: int) -> LocalFeatures | None:
         if self.store is None or not self.hashes[i]:
