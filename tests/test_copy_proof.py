@@ -271,6 +271,10 @@ def test_features_found_ahead_on_threads_are_the_ones_found_lazily(originals, tm
     assert cache.size()[0] == 3  # made ahead, cached like the rest
     again = LocalCheck([str(p) for p in paths], [1, 2, 3, 4], hashes, cache, recording)
     assert [again.needs_extraction(i) for i in range(3)] == [False] * 3  # read back from the cache
+    blocking = ahead.blocking([0, 1, 3])
+    assert blocking[0] is not None and blocking[2] is None  # the broken file has no evidence
+    gone = LocalCheck([str(tmp_path / "gone.jpg")] * 4, [1, 2, 3, 4], hashes, cache)
+    assert gone.blocking([0, 1]) == blocking[:2]  # cached by content: no file needed
     cache.close()
 
 
@@ -291,3 +295,38 @@ def test_finding_features_ahead_stops_when_cancelled(originals, tmp_path: Path) 
     with pytest.raises(Cancelled):
         check.extract_many(range(6), workers=2, cancel=token)
     assert len(made) < 6
+
+
+def test_a_fine_re_save_of_a_coarse_original_is_not_kept_over_it(originals, tmp_path: Path) -> None:
+    """A web original at quality 70, mirrored or turned and saved again at quality 92: the
+    copies have the finer JPEG tables but still the original's 8 x 8 blocking
+    (``jpeg_quality``), so they count as coarse as it and the older original is kept.
+    A copy saved coarsely from a fine original is still ranked below it, even when older."""
+    from imgfinder.core.jpeg_quality import blockiness, file_blockiness
+
+    for name, (img, _) in originals.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        original = _save(img, folder / "original.jpg", 70)
+        coarse = Image.open(original).convert("RGB")
+        paths = [original, _save(ImageOps.mirror(coarse), folder / "mirror.jpg", 92),
+                 _save(coarse.rotate(90, expand=True), folder / "turned.jpg", 92)]
+        rows = _rows(paths)  # the original is the oldest
+        check = LocalCheck([r.path for r in rows], [r.id for r in rows], [r.hash for r in rows])
+        assert all(check.copies(0, k) for k in (1, 2)), name
+        order = rank_group([0, 1, 2], rows, check.proof, lambda i: 30.0, features=check.features,
+                           blocking=check.blocking)
+        assert order[0] == 0, (name, [paths[i].name for i in order])
+        # Without the pixels' evidence the finer tables would win: the test tells.
+        assert rank_group([0, 1, 2], rows, check.proof, lambda i: 30.0, features=check.features)[0] != 0, name
+
+        fine = _save(img, folder / "fine.jpg", 95)
+        paths = [_save(img, folder / "coarse_copy.jpg", 40), fine]  # the coarse copy is older
+        rows = _rows(paths)
+        check = LocalCheck([r.path for r in rows], [0, 1], [None, None])
+        assert check.copies(0, 1)
+        assert rank_group([0, 1], rows, check.proof, lambda i: 30.0, features=check.features,
+                          blocking=check.blocking)[0] == 1, name
+        assert file_blockiness(str(paths[0])) > 2 * file_blockiness(str(fine))
+    assert blockiness(np.zeros((64, 64), np.uint8)) == 0.0
+    assert file_blockiness(str(tmp_path / "missing.jpg")) is None

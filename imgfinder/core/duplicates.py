@@ -463,7 +463,8 @@ class DuplicateFinder:
             heads = [m[0] for m in by_hash.values()]
             chromas = self.chromas or {}
             order = rank_group(heads, rows, self.local_check.known_proof, lambda i: chromas.get(rows[i].id),
-                               features=self.local_check.features, fallback=self.local_check.proof)
+                               features=self.local_check.features, fallback=self.local_check.proof,
+                               blocking=functools.partial(self.local_check.blocking, workers=self.workers))
             base = [i for h in order for i in by_hash[rows[h].hash or f"row:{h}"]]
         keep = KeepPreference(self.keep)
         return sorted(base, key=lambda i: (not is_under(rows[i].path, self.reference),

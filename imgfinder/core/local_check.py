@@ -19,16 +19,19 @@ keeps both busy.
 
 from __future__ import annotations
 
+import struct
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from .copy_proof import Proof, prove
+from .jpeg_quality import file_blockiness
 from .keypoints import FORMAT, LocalFeatures, extract, single_threaded_opencv
 from .progress import CancelToken
 
 KEEP = 768  # photos' features kept in memory (~130 KB each)
+BLOCKING_FORMAT = 1_000 + FORMAT  # the cache's key for a file's pixel blocking (``jpeg_quality``)
 WRITE_EVERY = 32  # new features written to the catalog in batches of this many
 
 
@@ -59,6 +62,7 @@ class LocalCheck:
         self._proofs: dict[tuple[int, int], Proof | None] = {}
         self.extracted = 0  # photos whose features were made (not found cached)
         self.reasons: dict[int, str] = {}  # row -> why it has no features (unreadable, vanished)
+        self._blocking: dict[int, float | None] = {}
 
     def features(self, i: int) -> LocalFeatures | None:
         if i in self._kept:
@@ -90,6 +94,31 @@ class LocalCheck:
             self._pending.append((self.hashes[i], found.to_bytes()))
             if len(self._pending) >= WRITE_EVERY:
                 self.flush()
+
+    def blocking(self, rows: Sequence[int], workers: int = 2) -> list[float | None]:
+        """``jpeg_quality.file_blockiness`` of each of ``rows`` (a full-size decode, so
+        asked only for the keeper's close calls), on ``workers`` threads, cached by
+        content like the features."""
+        todo = []
+        for i in rows:
+            if i in self._blocking:
+                continue
+            h = self.hashes[i]
+            raw = self.store.get(h, BLOCKING_FORMAT) if self.store is not None and h else None
+            if raw is not None and len(raw) == 4:
+                self._blocking[i] = struct.unpack("<f", raw)[0]
+            else:
+                todo.append(i)
+        if todo:
+            with ThreadPoolExecutor(max(1, min(workers, len(todo))), thread_name_prefix="blocking") as pool:
+                found = list(pool.map(lambda i: file_blockiness(self.paths[i]), todo))
+            # As stored (float32), so a value read back from the cache decides the same.
+            found = [None if b is None else struct.unpack("<f", struct.pack("<f", b))[0] for b in found]
+            self._blocking.update(zip(todo, found))
+            if self.store is not None:
+                self.store.put([(self.hashes[i], struct.pack("<f", b)) for i, b in zip(todo, found)
+                                if b is not None and self.hashes[i]], BLOCKING_FORMAT)
+        return [self._blocking[i] for i in rows]
 
     def needs_extraction(self, i: int) -> bool:
         """Would ``features(i)`` have to decode the photo (not in memory, not cached,
