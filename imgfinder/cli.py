@@ -58,8 +58,9 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+        """One line, as every other error, with where to look (argparse would print its
+        usage block of up to ten lines first, burying the message)."""
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 class _CommandParser(_Parser):
@@ -244,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=_wrap("Add photos to the library, or bring it up to date: new and changed photos are read "
         "and embedded, unchanged ones are skipped, deleted ones are forgotten."),
     )
-    p.add_argument("roots", nargs="+", type=Path, metavar="FOLDER", help="photo folders (or files) to index")
+    p.add_argument("roots", nargs="+", type=Path, metavar="PATH",
+                   help="photo folders to index (their subfolders too), or single photos")
     p.add_argument("--batch-size", type=_count, default=32, help=argparse.SUPPRESS)
     p.add_argument("--workers", type=_count, default=None, help="decoder threads (default: one per core)")
     _add_filters(p, "do not index (and forget, if indexed before)", textwrap.fill(
@@ -354,6 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folders to forget (they need not exist any more)")
 
     sub.add_parser(
+        "problems", parents=[common], formatter_class=formatter, epilog=see_env,
+        help="list the photos that cannot be read, and why",
+        description=_wrap("List the library's files that could not be read when they were indexed (damaged, "
+        "truncated, of a kind that needs a missing plugin ...), one per line with the reason; 'index' counts "
+        "them as known and does not fail again on them until they change. Exit code 0 with or without problems."),
+    )
+
+    sub.add_parser(
         "repair", parents=[common], formatter_class=formatter, epilog=see_env,
         help="make a damaged catalog usable again",
         description=_wrap("Check the catalog; if it is damaged, keep it aside (renamed with the date, never "
@@ -392,9 +402,14 @@ class _ForegroundModel:
         return getattr(self._inner, name)
 
 
-def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embedder] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embedder] | None = None,
+         gui_prog: str | None = None) -> int:
+    """``gui_prog``: the name the ``gui`` command's usage and errors give (``imgfinder-gui``
+    when run as that entry point, so a usage line copied from it works)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    if gui_prog:
+        _subparser(parser, "gui").prog = gui_prog
     args = parser.parse_args(argv)
     if args.command in (None, "gui"):
         if args.json or args.quiet:
@@ -406,6 +421,13 @@ def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embed
     data_dir = args.data_dir
     with _stop_signals_as_interrupts():
         return _main(args, data_dir, embedder_factory, progress)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:  # argparse keeps its subparsers only there
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    raise KeyError(command)
 
 
 class Stopped(KeyboardInterrupt):
@@ -456,6 +478,8 @@ def _main(args: argparse.Namespace, data_dir: Path | None, embedder_factory: Cal
             return _cmd_undo(data_dir, args)
         if args.command == "forget":
             return _cmd_forget(data_dir, args)
+        if args.command == "problems":
+            return _cmd_problems(data_dir, args)
         if embedder_factory is None:
             from .embedders import default_embedder
 
@@ -691,7 +715,7 @@ def _run_command(
     if args.command == "index":
         missing = [r for r in args.roots if not r.exists()]
         if missing:
-            raise UsageError(f"no such folder: {display_path(str(missing[0]))}")
+            raise UsageError(f"no such folder or photo: {display_path(str(missing[0]))}")
     if args.command in ("similar", "duplicates"):
         args.format = _output_format(args)
     if args.command == "similar" and len(args.queries) == 1:
@@ -802,15 +826,19 @@ def _cmd_index(library, args: argparse.Namespace, progress: ProgressPrinter) -> 
     else:
         resumed = f" ({summary.resumed} finished from an interrupted run)" if summary.resumed else ""
         skipped = describe_skipped(summary.skipped)
+        known = len(summary.known_unreadable)
         print(
             f"added {summary.added}{resumed}, updated {summary.updated}, unchanged {summary.unchanged}, "
             f"removed {summary.removed}, failed {summary.failed} in {elapsed:.1f}s"
+            + (f"; {known:,} known unreadable (see 'imgfinder problems')" if known else "")
             + (f"; {skipped}" if skipped else "")
         )
         sys.stdout.flush()
-        for path, reason in summary.problems:
+        for path, reason in summary.new_problems:
             _note(f"cannot read {display_path(path)}: {reason}")
-    return EXIT_UNREADABLE if summary.problems else EXIT_OK
+    # Exit 2 only for something new that cannot be read: files known unreadable from an
+    # earlier run are listed by 'imgfinder problems', not failed again on every run.
+    return EXIT_UNREADABLE if summary.new_problems else EXIT_OK
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -1170,6 +1198,28 @@ def _open_catalog(data_dir: Path):  # -> Catalog | None (None: no library in dat
     return Catalog(path) if path.is_file() else None
 
 
+def _cmd_problems(data_dir: Path, args: argparse.Namespace) -> int:
+    """The catalog's unreadable files (not those a clean-up moved to the trash)."""
+    from .core.catalog import Catalog
+    from .core.file_actions import in_trash
+    from .core.library import CATALOG_NAME, data_folder_read_only
+
+    path = Path(data_dir) / CATALOG_NAME
+    if not path.is_file():
+        raise _empty_library(data_dir)
+    with Catalog(path, read_only=data_folder_read_only(data_dir)) as catalog:
+        listed = [(p, r) for p, r in catalog.problems() if not in_trash(p)]
+    if args.json:
+        print(json.dumps({"problems": [{"path": p, "reason": r} for p, r in listed]}, indent=2))
+    elif not listed:
+        print("no problems: every indexed file could be read")
+    else:
+        for p, r in listed:
+            print(f"{display_path(p)}: {r}")
+        _note(f"{_files(len(listed))} cannot be read; they are left out of searches until they change")
+    return EXIT_OK
+
+
 def _cmd_undo(data_dir: Path, args: argparse.Namespace) -> int:
     from .core.file_actions import FileMover
 
@@ -1240,6 +1290,10 @@ def _cmd_forget(data_dir: Path, args: argparse.Namespace) -> int:
             settings.folders = remaining
             settings.sync()
         kept_by_app = [(f, top) for f in folders for top in remaining if is_under(f, [top])]
+    if not any(counts) and not args.json:
+        # An error, on stderr as every error: the folder was probably mistyped.
+        raise UsageError("nothing to forget: no photo in the library is in "
+                         + ", ".join(display_path(f) for f in folders))
     if args.json:
         print(json.dumps({
             "forgotten": [{"folder": f, "photos": n} for f, n in zip(folders, counts)], "photos": sum(counts),
@@ -1254,10 +1308,7 @@ def _cmd_forget(data_dir: Path, args: argparse.Namespace) -> int:
     for folder, top in kept_by_app:
         _note(f"the desktop app indexes {display_path(top)}, which holds {display_path(folder)}: its photos "
               "come back at the app's next scan (remove the folder in File > Manage folders instead)")
-    if not any(counts):
-        _note("nothing was forgotten: no photo in the library is in " + ", ".join(display_path(f) for f in folders))
-        return EXIT_ERROR
-    return EXIT_OK
+    return EXIT_OK if any(counts) else EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -64,6 +64,39 @@ def test_unreadable_files_exit_2_and_are_listed(capsys, tmp_path: Path, small_ph
     assert code == 0 and json.loads(out)["problems"][0]["path"].endswith("broken.jpg")
 
 
+def test_known_unreadable_files_do_not_fail_every_reindex(capsys, tmp_path: Path, small_photos) -> None:
+    """A cron job re-indexing a library with a broken file: the first run exits 2 and
+    names it; unchanged, it is "known unreadable" (exit 0, not counted as unchanged, not
+    printed again); a new broken file exits 2 again and only it is printed; 'problems'
+    lists both."""
+    lib, data = tmp_path / "lib", str(tmp_path / "d")
+    (lib / "broken.jpg").write_bytes(b"garbage")
+    code, _, err = cli(capsys, "index", str(lib), "--data-dir", data)
+    assert code == 2 and "broken.jpg" in err
+    code, out, err = cli(capsys, "index", str(lib), "--data-dir", data)
+    assert code == 0, err
+    assert "unchanged 8," in out and "1 known unreadable (see 'imgfinder problems')" in out
+    assert "broken.jpg" not in err
+    (lib / "truncated.jpg").write_bytes(small_photos[0].read_bytes()[:200])
+    code, out, err = cli(capsys, "index", str(lib), "--data-dir", data, "--json")
+    summary = json.loads(out)
+    assert code == 2 and summary["known_unreadable"] == 1
+    assert [Path(p["path"]).name for p in summary["new_problems"]] == ["truncated.jpg"]
+    assert sorted(Path(p["path"]).name for p in summary["problems"]) == ["broken.jpg", "truncated.jpg"]
+    code, out, err = cli(capsys, "problems", "--data-dir", data)
+    assert code == 0 and "broken.jpg: " in out and "truncated.jpg: " in out and "2 files cannot be read" in err
+    code, out, _ = cli(capsys, "problems", "--data-dir", data, "--json")
+    assert sorted(Path(p["path"]).name for p in json.loads(out)["problems"]) == ["broken.jpg", "truncated.jpg"]
+    (lib / "broken.jpg").unlink()
+    (lib / "truncated.jpg").unlink()
+    code, out, _ = cli(capsys, "index", str(lib), "--data-dir", data)
+    assert code == 0 and "known unreadable" not in out
+    code, out, _ = cli(capsys, "problems", "--data-dir", data)
+    assert code == 0 and out.startswith("no problems")
+    code, _, err = cli(capsys, "problems", "--data-dir", str(tmp_path / "none"))
+    assert code == 1 and "error" in err
+
+
 def test_usage_and_environment_errors_exit_1_without_traceback(capsys, tmp_path: Path) -> None:
     code, _, err = cli(capsys, "index", str(tmp_path / "missing"), "--data-dir", str(tmp_path / "d"))
     assert code == 1 and "no such folder" in err and "Traceback" not in err

@@ -475,7 +475,10 @@ def test_forget_takes_a_folder_out_of_the_library_and_the_apps_list(env, capsys,
                                              "photos": 4}
     assert "the desktop app indexes" in err and AppSettings(Path(env.data)).folders == [str(env.lib)]
     code, out, err = run(capsys, monkeypatch, "forget", str(env.ref), "--data-dir", env.data)
-    assert code == 1 and "none were in the library" in out and "nothing was forgotten" in err
+    assert code == 1 and out == "" and err.startswith("imgfinder: error: nothing to forget: no photo in the library is in ")
+    assert err.count("\n") == 1
+    code, out, err = run(capsys, monkeypatch, "forget", str(env.ref), "--data-dir", env.data, "--json")
+    assert code == 1 and json.loads(out) == {"forgotten": [{"folder": str(env.ref), "photos": 0}], "photos": 0}
     code, _, err = run(capsys, monkeypatch, "forget", str(env.lib / env.name[0]), "--data-dir", env.data)
     assert code == 1 and "is a file" in err
     code, _, err = run(capsys, monkeypatch, "forget", str(env.ref), "--data-dir", str(env.tmp / "none"))

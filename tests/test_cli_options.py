@@ -101,7 +101,7 @@ def test_k_below_one_is_refused(capsys, tmp_path, folder, k) -> None:
     cli(capsys, "index", str(folder), "--data-dir", data, "-q")
     code, out, err = cli(capsys, "similar", str(folder / "copy" / "small.jpg"), "-k", k, "--data-dir", data)
     assert code == 1 and out == ""
-    assert "usage: imgfinder similar" in err and "k must be >= 1" in err
+    assert err == f"imgfinder similar: error: argument -k: k must be >= 1 (got {k}) (see 'imgfinder similar --help')\n"
 
 
 def test_min_score_takes_percent_or_fraction(capsys, tmp_path, folder) -> None:
@@ -176,14 +176,24 @@ def test_index_of_a_folder_without_photos_says_so(capsys, tmp_path) -> None:
     assert ".jpg" in err and ".png" in err and ".webp" in err  # which files are read
 
 
-def test_unknown_option_after_the_command_prints_that_commands_usage(capsys, tmp_path) -> None:
+def test_unknown_option_after_the_command_is_named_with_that_commands_help(capsys, tmp_path) -> None:
     code, out, err = cli(capsys, "index", str(tmp_path), "--frobnicate")
     assert code == 1 and out == ""
-    assert err.startswith("usage: imgfinder index ") and "unrecognized arguments: --frobnicate" in err
+    assert err == "imgfinder index: error: unrecognized arguments: --frobnicate (see 'imgfinder index --help')\n"
     code, _, err = cli(capsys, "duplicates", "--min-score", "0.9")
-    assert code == 1 and err.startswith("usage: imgfinder duplicates ")
+    assert code == 1 and err.startswith("imgfinder duplicates: error: ") and err.count("\n") == 1
     code, _, err = cli(capsys, "--frobnicate", "index", str(tmp_path))  # before the command: the top level's
-    assert code == 1 and err.startswith("usage: imgfinder [-h]")
+    assert code == 1 and err.startswith("imgfinder: error: ") and "(see 'imgfinder --help')" in err
+
+
+@pytest.mark.parametrize("args", [
+    ["duplicates", "--threshold", "150"], ["similar", "x.jpg", "-k", "0"], ["index", "--bogus", "."],
+    ["duplicates", "--trash", "--move-to", "elsewhere"], ["index", ".", "--min-size", "12zz"], ["frobnicate"],
+])
+def test_every_usage_error_is_one_line(capsys, tmp_path, args) -> None:
+    code, out, err = cli(capsys, *args, "--data-dir", str(tmp_path / "d"))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and ": error: " in err and "usage:" not in err, err
 
 
 def test_help_shows_the_data_folder_and_every_environment_variable(capsys, monkeypatch) -> None:
@@ -250,3 +260,30 @@ def test_index_says_what_it_left_out_so_the_numbers_add_up(capsys, tmp_path, fol
     assert "left out 1 hidden folder, 1 AppleDouble file, 1 file that is not a photo" in out
     code, out, _ = cli(capsys, "index", str(folder), "--data-dir", str(tmp_path / "d"), "--json")
     assert json.loads(out)["skipped"] == {"appledouble": 1, "hidden_folder": 1, "not_a_photo": 1}
+
+
+def test_the_gui_entry_point_names_itself_in_its_usage(capsys, monkeypatch) -> None:
+    """``imgfinder-gui --help`` and its errors say ``imgfinder-gui``: a usage line copied from
+    it works (it said ``imgfinder gui``)."""
+    from imgfinder.gui import app
+
+    monkeypatch.setattr("sys.argv", ["imgfinder-gui", "--bogus"])
+    with pytest.raises(SystemExit) as stop:
+        app.main()
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == "imgfinder-gui: error: unrecognized arguments: --bogus (see 'imgfinder-gui --help')\n"
+    monkeypatch.setattr("sys.argv", ["imgfinder-gui", "--help"])
+    with pytest.raises(SystemExit):
+        app.main()
+    assert capsys.readouterr().out.startswith("usage: imgfinder-gui [-h] [--data-dir FOLDER] [PATH ...]")
+
+
+def test_index_says_it_takes_folders_or_photos(capsys, tmp_path, folder) -> None:
+    code, out, _ = cli(capsys, "index", "--help")
+    words = " ".join(out.split())
+    assert "PATH [PATH ...]" in words and "or single photos" in words and "FOLDER [FOLDER" not in words
+    photo = next(folder.rglob("*.jpg"))
+    code, out, _ = cli(capsys, "index", str(photo), "--data-dir", str(tmp_path / "d"))
+    assert code == 0 and out.startswith("added 1,")
+    code, _, err = cli(capsys, "index", str(tmp_path / "nope.jpg"), "--data-dir", str(tmp_path / "d"))
+    assert code == 1 and "no such folder or photo" in err

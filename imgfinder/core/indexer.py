@@ -46,7 +46,10 @@ class IndexSummary:
     rederived: int = 0  # files whose copy vector was remade from the stored descriptor (new head)
     resumed: int = 0  # of ``added``: facts committed by an interrupted run, embedded now
     cancelled: bool = False
-    problems: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # every file that cannot be read
+    # Of those, files already unreadable at the last run and unchanged since: known, not
+    # failures of this run (a cron job re-indexing a library is not failing every night).
+    known_unreadable: set[str] = field(default_factory=set)
     index_rebuilt: bool = False
     # Left out of the scan on purpose, by scanner.SKIP_REASONS key (folders count as one).
     skipped: dict[str, int] = field(default_factory=dict)
@@ -59,7 +62,14 @@ class IndexSummary:
             "cancelled": self.cancelled, "index_rebuilt": self.index_rebuilt,
             "skipped": dict(sorted(self.skipped.items())),
             "problems": [{"path": p, "reason": r} for p, r in self.problems],
+            "known_unreadable": len(self.known_unreadable),
+            "new_problems": [{"path": p, "reason": r} for p, r in self.new_problems],
         }
+
+    @property
+    def new_problems(self) -> list[tuple[str, str]]:
+        """What could not be read this run and was not known unreadable before."""
+        return [(p, r) for p, r in self.problems if p not in self.known_unreadable]
 
 
 @dataclass
@@ -193,6 +203,8 @@ class Indexer:
                     rederive.append(state.id)  # only the head changed: no decoding
                 else:
                     work.append(_Work(f, False))  # made by another model: re-embed
+            elif state.error is not None:
+                summary.known_unreadable.add(f.path)  # unreadable before, unchanged: not read again
             else:
                 summary.unchanged += 1
         summary.problems.extend((p.path, p.reason) for p in scan_problems)

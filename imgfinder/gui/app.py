@@ -147,4 +147,4 @@ def main() -> int:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process's life
     from ..cli import main as cli_main
 
-    return cli_main(["gui", *sys.argv[1:]])
+    return cli_main(["gui", *sys.argv[1:]], gui_prog="imgfinder-gui")
