@@ -1025,13 +1025,31 @@ def _stored_reference_folders(data_dir: Path) -> list[str]:
     return [os.path.abspath(f) for f in settings.reference_folders] if settings is not None else []
 
 
+def _count_of(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _group_words(g) -> str:  # g: DuplicateGroup
+    """What a group holds, in words: "the file to keep and 1 edited copy", not "2 edited copies"."""
+    from .core.group_kind import KIND_EXACT, KIND_RAW_JPEG, KIND_SHOTS
+
+    n = len(g.members)
+    if g.kind == KIND_SHOTS:
+        return f"{n} burst shots of one moment, not copies"
+    if g.kind == KIND_RAW_JPEG:
+        return f"{n} files of one shot: RAW + JPEG"
+    if g.kind == KIND_EXACT:
+        return f"{n} identical files"
+    return f"the file to keep and {_count_of(n - 1, 'edited copy', 'edited copies')}"
+
+
 def _files(n: int) -> str:
     return f"{n:,} file{'' if n == 1 else 's'}"
 
 
 def _cmd_duplicates(library, args: argparse.Namespace, progress: ProgressPrinter) -> int:
-    from .core.duplicates import KeepPreference
-    from .core.group_kind import KIND_RAW_JPEG, KIND_SHOTS, LABELS
+    from .core.duplicates import KeepPreference, removable_copies
+    from .core.group_kind import KIND_SHOTS
 
     kinds = set(args.kind or KIND_CHOICES)
     shots = (args.shots or (args.kind is not None and KIND_SHOTS in kinds)) and not args.exact_only
@@ -1086,15 +1104,15 @@ def _cmd_duplicates(library, args: argparse.Namespace, progress: ProgressPrinter
         ]
         lines = iter(table(rows, right=(True, True, True), indent="  "))
         for n, g in enumerate(groups, 1):
-            what = "files of one shot: RAW + JPEG" if g.kind == KIND_RAW_JPEG else LABELS[g.kind].lower()
-            print(f"group {n} [{g.kind}] ({len(g.members)} {what}):")
+            print(f"group {n} [{g.kind}] ({_group_words(g)}):")
             for _ in g.members:
                 print(next(lines))
         bursts = sum(1 for g in groups if g.kind == KIND_SHOTS)
-        copies = sum(len(g.members) - 1 for g in groups if g.kind != KIND_SHOTS)
+        copies, reclaim = removable_copies(groups)
         print(
-            f"{len(groups)} group{'' if len(groups) == 1 else 's'}, {copies} removable "
-            f"cop{'y' if copies == 1 else 'ies'}" + (f", {bursts} groups of burst shots" if bursts else "")
+            f"{_count_of(len(groups), 'group')}, {_count_of(copies, 'removable copy', 'removable copies')}"
+            f" ({human_size(reclaim)} to reclaim)"
+            + (f", of them {_count_of(bursts, 'group')} of burst shots (kept: not copies)" if bursts else "")
         )
         sys.stdout.flush()
     for path, reason in problems:

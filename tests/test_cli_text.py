@@ -72,6 +72,27 @@ def test_duplicates_json_keeps_sizes_in_bytes(capsys, tmp_path, copies) -> None:
     assert files and all(f["size"] == os.path.getsize(f["path"]) for f in files)
 
 
+def test_duplicates_say_what_a_group_holds_and_what_a_clean_up_reclaims(capsys, tmp_path, copies) -> None:
+    """An original and one copy is "the file to keep and 1 edited copy" (it said "2 edited
+    copies"); the summary counts in singular and plural and says how much space a clean-up
+    frees, in text and in JSON."""
+    data = str(tmp_path / "d")
+    cli(capsys, "index", str(copies), "--data-dir", data, "-q")
+    code, out, _ = cli(capsys, "duplicates", "--data-dir", data)
+    heads = [line for line in out.splitlines() if line.startswith("group ")]
+    assert heads and all(h.endswith("(the file to keep and 1 edited copy):") for h in heads), out
+    reclaim = os.path.getsize(copies / "copies" / "a small.jpg") + os.path.getsize(copies / "copies" / "b small.jpg")
+    from imgfinder.cli_text import human_size
+
+    assert out.splitlines()[-1] == f"2 groups, 2 removable copies ({human_size(reclaim)} to reclaim)", out
+    code, out, _ = cli(capsys, "duplicates", "--data-dir", data, "--json")
+    assert json.loads(out)["summary"] == {"groups": 2, "removable_copies": 2, "reclaimable_bytes": reclaim}
+    (copies / "copies" / "b small.jpg").unlink()
+    cli(capsys, "index", str(copies), "--data-dir", data, "-q")
+    code, out, _ = cli(capsys, "duplicates", "--data-dir", data)
+    assert out.splitlines()[-1].startswith("1 group, 1 removable copy ("), out
+
+
 def test_similar_text_has_aligned_columns_with_sizes(capsys, tmp_path, copies) -> None:
     data = str(tmp_path / "d")
     cli(capsys, "index", str(copies), "--data-dir", data, "-q")

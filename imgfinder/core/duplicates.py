@@ -24,7 +24,7 @@ import numpy as np
 from .ann_index import VectorIndex
 from .catalog import FileRow
 from .formats import is_raw_name
-from .group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KindJudge, group_kind
+from .group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KIND_SHOTS, KindJudge, group_kind
 from .grouping import Pair, VerificationStats, complete_linkage_groups, iter_complete_linkage_groups
 from .knn import PairArrays, iter_near_pairs
 from .file_actions import is_under
@@ -77,6 +77,14 @@ class DuplicateGroup:
     @property
     def all_exact(self) -> bool:
         return self.kind == KIND_EXACT
+
+
+def removable_copies(groups: Sequence[DuplicateGroup]) -> tuple[int, int]:
+    """(copies a clean-up would remove, their bytes): every file but the keeper of each
+    group that is not burst shots (shots are different photos, never removed for a user
+    without asking). What every duplicates summary calls "to reclaim"."""
+    moved = [m for g in groups if g.kind != KIND_SHOTS for m in g.members[1:]]
+    return len(moved), sum(m.row.size for m in moved)
 
 
 class KeepPreference(str, Enum):

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 
 from .catalog import Catalog, FileRow
-from .duplicates import DuplicateGroup
+from .duplicates import DuplicateGroup, removable_copies
 from .formats import is_raw_name
 from .metadata import PhotoInfo, read_metadata
 
@@ -70,8 +70,10 @@ def groups_json(
     infos = None
     if catalog is not None:
         infos = photo_infos(catalog, (m.row for g in groups for m in g.members))
+    copies, reclaim = removable_copies(groups)
     return {
         "threshold": threshold,
+        "summary": {"groups": len(groups), "removable_copies": copies, "reclaimable_bytes": reclaim},
         "groups": [group_json(g, infos) for g in groups],
         "problems": [{"path": p, "reason": r} for p, r in problems],
     }

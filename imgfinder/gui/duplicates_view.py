@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate, QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
 )
 
-from ..core.duplicates import DEFAULT_FLOOR, KEEP_LABELS, DuplicateGroup, GroupMember, KeepPreference
+from ..core.duplicates import DEFAULT_FLOOR, KEEP_LABELS, DuplicateGroup, GroupMember, KeepPreference, removable_copies
 from ..core.group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KIND_SHOTS, LABELS, member_label
 from ..core.file_actions import is_under
 from .icons import icon
@@ -310,9 +310,7 @@ class DuplicatesView(QWidget):
         if not self.groups:
             self.summary.setText("No duplicates at this similarity")
             return
-        not_shots = [g for g in self.groups if g.kind != KIND_SHOTS]
-        copies = sum(len(g.members) - 1 for g in not_shots)
-        size = sum(m.row.size for g in not_shots for m in g.members[1:])
+        copies, size = removable_copies(self.groups)
         counts = {k: sum(1 for g in self.groups if g.kind == k)
                   for k in (KIND_EXACT, KIND_COPIES, KIND_SHOTS, KIND_RAW_JPEG)}
         sel = self.checked_members()
@@ -322,7 +320,7 @@ class DuplicatesView(QWidget):
         if counts[KIND_SHOTS]:
             kinds += (", " if kinds else "") + plural(counts[KIND_SHOTS], "burst")
         text = (f"{plural(len(self.groups), 'group')} ({kinds}) · {plural(copies, 'removable copy', 'removable copies')}"
-                f" · {human_bytes(size)}")
+                f" · {human_bytes(size)} to reclaim")
         if sel:
             text += f" · <b>{plural(len(sel), 'photo')} selected ({human_bytes(sum(m.row.size for m in sel))})</b>"
         self.summary.setText(text)

@@ -204,8 +204,8 @@ def test_one_group_of_one_copy_reads_right(qtbot, make_window, gui_photos, tmp_p
     dv = window.duplicates_view
     assert len(dv.groups) == 1
     dv.select_all_but_best()
-    assert dv.summary.text().startswith("1 group (1 exact) · 1 removable copy")
-    assert "1 photo selected" in dv.summary.text()
+    assert dv.summary.text().startswith("1 group (1 exact) · 1 removable copy · ")
+    assert " to reclaim · " in dv.summary.text() and "1 photo selected" in dv.summary.text()
     assert window.status_label.full_text() == "1 duplicate group, 1 removable copy"
     assert dv.model.item(0, 0).text().startswith("Group 1 · Exact copies · 2 photos")
     assert window.problems_view.label.text() == "1 file could not be read:"
