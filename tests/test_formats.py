@@ -298,3 +298,17 @@ def test_whole_file_formats_are_refused_above_the_limit_on_disk(tmp_path: Path, 
     monkeypatch.setattr(decoder, "MAX_DECODE_BYTES", path.stat().st_size - 1)
     with pytest.raises(DecodeError, match="HEIC file too large to read safely"):
         decode_for_model(str(path), 64)
+
+
+def test_a_damaged_jpeg_xl_has_a_reason_for_a_user_not_for_libjxl_developers(tmp_path: Path) -> None:
+    """libjxl's catch-all error told the user to "build libjxl from source"."""
+    path = write_format(tmp_path / "a.jxl", picture(0, (300, 200)), None, quality=90)
+    data = bytearray(path.read_bytes())
+    for i in range(40, len(data), 7):
+        data[i] ^= 0x5A
+    damaged = tmp_path / "damaged.jxl"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(DecodeError) as err:
+        load_image(str(damaged))
+    assert err.value.reason == "corrupt JPEG XL file: libjxl could not decode it"
+    assert "source" not in err.value.reason

@@ -196,6 +196,18 @@ def one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+# What a decoder library says that is advice for its own developers, not for a user:
+# libjxl's catch-all (through jpegxl-rs) tells the reader to build libjxl from source.
+_DEVELOPER_ADVICE = (("Generic Error. Please build `libjxl` from source", "libjxl could not decode it"),)
+
+
+def _plain(message: str) -> str:
+    for said, meant in _DEVELOPER_ADVICE:
+        if said in message:
+            return meant
+    return message
+
+
 # Pillow's warnings about one file ("Possibly corrupt EXIF data", "Truncated File Read"):
 # never printed raw on stderr. While this thread decodes a file they are kept for it and
 # become part of its reason if it cannot be read; otherwise they are dropped.
@@ -252,7 +264,7 @@ def _raw_reasons(kind: str | None = None) -> Iterator[None]:
         raise DecodeError("out of memory while decoding") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct_error,
             RuntimeError) as exc:
-        message = one_line(str(exc)) or type(exc).__name__
+        message = _plain(one_line(str(exc)) or type(exc).__name__)
         if "truncated" in message.lower():
             raise DecodeError("truncated file (incomplete image data)") from None
         if kind:
