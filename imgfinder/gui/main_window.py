@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QSplitter, QTabWidget, QToolBar, QWidget,
 )
 
-from ..core.duplicates import GroupMember
+from ..core.duplicates import GroupMember, removable_copies
 from ..core.group_kind import KIND_SHOTS
 from ..core.embedding import Embedder
 from ..core.export import write_csv, write_json
@@ -705,12 +705,15 @@ class MainWindow(QMainWindow):
 
     def _show_groups(self, groups) -> None:
         self.duplicates_view.set_groups(groups, self.settings.reference_folders)
-        copy_groups = [g for g in groups if g.kind != KIND_SHOTS]  # burst shots are different photos
-        copies = sum(len(g.members) - 1 for g in copy_groups)
-        text = (f"{plural(len(copy_groups), 'duplicate group')}, "
-                f"{plural(copies, 'removable copy', 'removable copies')}")
-        if len(copy_groups) < len(groups):
-            text += f"; {plural(len(groups) - len(copy_groups), 'group')} of burst shots (different photos, not copies)"
+        # The same count as the Duplicates tab's summary (every group), then what it holds.
+        bursts = sum(1 for g in groups if g.kind == KIND_SHOTS)  # burst shots are different photos
+        copies, size = removable_copies(groups)
+        text = plural(len(groups), "group")
+        if bursts:
+            text += f" ({len(groups) - bursts} of copies, {bursts} of burst shots)"
+        text += f", {plural(copies, 'removable copy', 'removable copies')}"
+        if copies:
+            text += f" ({human_bytes(size)} to reclaim)"
         self._status(text)
 
     def _threshold_changed(self, threshold: float) -> None:
