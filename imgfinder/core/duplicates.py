@@ -83,8 +83,13 @@ def removable_copies(groups: Sequence[DuplicateGroup]) -> tuple[int, int]:
     """(copies a clean-up would remove, their bytes): every file but the keeper of each
     group that is not burst shots (shots are different photos, never removed for a user
     without asking). What every duplicates summary calls "to reclaim"."""
-    moved = [m for g in groups if g.kind != KIND_SHOTS for m in g.members[1:]]
-    return len(moved), sum(m.row.size for m in moved)
+    count = size = 0
+    for group in groups:  # plain loops: the GUI thread calls this, and it stays one frame
+        if group.kind != KIND_SHOTS:
+            for member in group.members[1:]:
+                count += 1
+                size += member.row.size
+    return count, size
 
 
 class KeepPreference(str, Enum):

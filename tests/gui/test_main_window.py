@@ -246,7 +246,8 @@ def test_reopen_shows_library_from_catalog_and_settings_persist(qtbot, make_wind
 HEAVY_MODULES = ("decoder", "thumbnails", "catalog", "ann_index", "library", "indexer", "layout", "grouping",
                  "duplicates", "file_actions", "scanner", "retrieval", "embedders", "model")
 HEAVY_C_MODULES = ("sqlite3", "annoy", "_sqlite3")
-PURE_HELPERS = {"core/file_actions:is_under"}  # string work on paths, no disk
+# String work on paths and sums over groups already found: no disk, no model.
+PURE_HELPERS = {"core/file_actions:is_under", "core/duplicates:removable_copies"}
 
 
 def heavy_calls_on_this_thread():
