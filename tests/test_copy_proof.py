@@ -330,3 +330,23 @@ def test_a_fine_re_save_of_a_coarse_original_is_not_kept_over_it(originals, tmp_
         assert file_blockiness(str(paths[0])) > 2 * file_blockiness(str(fine))
     assert blockiness(np.zeros((64, 64), np.uint8)) == 0.0
     assert file_blockiness(str(tmp_path / "missing.jpg")) is None
+
+
+def test_a_lossless_copy_ties_with_the_finest_jpeg_as_it_counts_after_inherited_blocking() -> None:
+    """The four groups of benchmarks/copies_hard.py that kept a PNG copy: the quality-95
+    original's own faint blocking reads as half a quality-90 copy's, so it counts as coarse
+    as that copy; a PNG copy without any blocking kept the finest tables it had borrowed and
+    won. It ties with the finest JPEG as counted now, and the EXIF and age decide."""
+    from imgfinder.core.keeper import KeeperFacts, _inherited_coarseness
+
+    facts = {0: KeeperFacts(row=None, coarseness=369.0), 1: KeeperFacts(row=None, coarseness=736.0),
+             2: KeeperFacts(row=None, coarseness=369.0, lossless=True)}
+    blocks = {0: 0.224, 1: 0.42, 2: 0.003}
+    _inherited_coarseness([0, 1, 2], facts, lambda rows: [blocks[i] for i in rows])
+    assert [facts[i].coarseness for i in range(3)] == [736.0, 736.0, 736.0]
+    # A lossless file that itself shows a coarse file's blocking keeps that coarseness.
+    facts = {0: KeeperFacts(row=None, coarseness=3000.0), 1: KeeperFacts(row=None, coarseness=736.0),
+             2: KeeperFacts(row=None, coarseness=736.0, lossless=True)}
+    blocks = {0: 1.2, 1: 0.1, 2: 1.1}
+    _inherited_coarseness([0, 1, 2], facts, lambda rows: [blocks[i] for i in rows])
+    assert [facts[i].coarseness for i in range(3)] == [3000.0, 736.0, 3000.0]
