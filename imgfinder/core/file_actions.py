@@ -683,7 +683,12 @@ class FileMover:
         row = self.catalog.row_for_path(src)
         if row is None:
             raise NotDone("is not in the library (any more): scan its folder again")
-        return Expected(row.size, row.mtime_ns, row.hash)
+        digest = row.hash
+        if digest is None:  # a file that could not be decoded has no catalogued hash: undo needs one
+            digest = _hash_of(src)
+            if digest is None:
+                raise NotDone("could not be read to record its content for undo, so it was left in place")
+        return Expected(row.size, row.mtime_ns, digest)
 
     def _act(self, action: str, src: str, folder: str | None, result: ActionResult) -> None:
         """Move one file (a fresh name if the chosen one is taken meanwhile), journaled."""

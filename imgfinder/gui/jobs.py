@@ -133,7 +133,9 @@ class Engine:
         even look at (those have no catalog row)."""
         listed = [(p, r) for p, r in self.lib.catalog.problems() if not in_trash(p)]
         seen = {p for p, _ in listed}
-        return listed + sorted((p, r) for p, r in self.scan_problems.items() if p not in seen)
+        # What the scan saw is as of the scan: a file trashed or deleted since is no problem.
+        return listed + sorted((p, r) for p, r in self.scan_problems.items()
+                               if p not in seen and os.path.lexists(p))
 
     # -- similar -------------------------------------------------------------------------
     def similar(self, ctx: TaskContext, path: str, k: int) -> tuple[str, list[SimilarHit]]:

@@ -149,4 +149,7 @@ class LibraryView(QWidget):
     def update_count(self, indexing: bool = False) -> None:
         self._sync_page()
         self.empty.set_indexing(indexing)
-        self.count_label.setText(photos(self.model.rowCount()) + (" (indexing…)" if indexing else ""))
+        # While indexing, the grid holds the library so far, a number unlike the progress
+        # bar's (files of this run): say which it is.
+        n = self.model.rowCount()
+        self.count_label.setText(f"{photos(n)} in the library so far, indexing…" if indexing else photos(n))

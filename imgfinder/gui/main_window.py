@@ -166,8 +166,9 @@ class MainWindow(QMainWindow):
         dv.undo_requested.connect(self.undo)
         dv.export_requested.connect(self.export_groups)
         self.details.find_similar_requested.connect(self.find_similar)
-        self.details.show_in_folder_requested.connect(
-            lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(p))))
+        self.details.show_in_folder_requested.connect(self.show_in_folder)
+        self.problems_view.show_folder_requested.connect(self.show_in_folder)
+        self.problems_view.trash_requested.connect(self.trash_problem_files)
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
         act = QAction(icon(icon_name) if icon_name else QAction().icon(), text, self)
@@ -581,7 +582,7 @@ class MainWindow(QMainWindow):
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.addAction(icon("similar"), "Find similar", lambda: self.find_similar(path))
         menu.addAction("Preview", self.preview_current)
-        menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path))))
+        menu.addAction("Show in folder", lambda: self.show_in_folder(path))
         menu.addSeparator()
         menu.addAction(icon("trash"), "Move to trash…", self.trash_selection)
         menu.popup(grid.viewport().mapToGlobal(pos))  # no nested event loop: work results keep arriving
@@ -814,6 +815,30 @@ class MainWindow(QMainWindow):
                          f"{'stays' if stay == 1 else 'stay'} where {'it is' if stay == 1 else 'they are'}")
         return movable
 
+    @Slot(str)
+    def show_in_folder(self, path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+
+    @Slot(list)
+    def trash_problem_files(self, paths: list[str]) -> None:
+        """Unreadable files from the Problems tab to the trash: asked, logged and undoable
+        as any clean-up; reference folders' files stay."""
+        reference = list(self.settings.reference_folders)
+        movable = [p for p in paths if not is_under(p, reference)]
+        if len(movable) < len(paths):
+            self._status(f"{photos(len(paths) - len(movable))} in reference folders stay where they are")
+        if not movable:
+            return
+        size = 0
+        for p in movable:
+            try:
+                size += os.lstat(p).st_size
+            except OSError:
+                pass
+        if not dialogs.confirm_file_action(self, "Move to trash", len(movable), size):
+            return
+        self.runner.submit("files", lambda ctx: ("trash", self.engine.trash(ctx, movable, reference, None)))
+
     def trash_selection(self) -> None:
         rows = self._movable()
         if not rows:
@@ -868,5 +893,6 @@ class MainWindow(QMainWindow):
                                 "\n".join(f"{p}: {why}" for p, why in res.failed[:20]))
         self._status(text)
         self.reload_rows()
+        self.reload_problems()  # a file trashed from the Problems tab leaves it
         if self.finder is not None:
             self._threshold_changed(self.duplicates_view.threshold())

@@ -93,6 +93,14 @@ def test_every_control_with_a_library(qtbot, make_window, monkeypatch, gui_photo
 
     def on_problems() -> None:
         window.tabs.setCurrentIndex(TAB_PROBLEMS)
+        problems = window.problems_view
+        if problems.count() == 0:  # the broken photo was trashed from here: put it back
+            window.undo()
+            walk.settle()
+            window.reload_problems()
+            walk.settle()
+        if problems.count():
+            problems.table.selectRow(0)
 
     try:
         menu = [(n, a) for n, a in walk.menubar_entries(window) if a is not window.act_quit]

@@ -335,6 +335,19 @@ def test_the_status_says_what_indexing_left_out(qtbot, make_window, gui_photos: 
     assert "left out 1 hidden folder, 1 AppleDouble file" in text, text
 
 
+def test_the_photo_count_while_indexing_says_it_is_the_library_so_far(qtbot, make_window, gui_photos: Path) -> None:
+    """"158 photos (indexing…)" beside "Indexing 110 / 542" read as a contradiction."""
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    view = window.library_view
+    n = view.model.rowCount()
+    assert n and view.count_label.text() == f"{n} photos"
+    view.update_count(indexing=True)
+    assert view.count_label.text() == f"{n} photos in the library so far, indexing…"
+    view.update_count(indexing=False)
+    assert view.count_label.text() == f"{n} photos"
+
+
 def test_problems_tab_lists_what_the_scan_could_not_open(qtbot, make_window, gui_photos: Path) -> None:
     """A FIFO named like a photo and a broken symlink have no catalog row, but a reason."""
     import os
@@ -346,3 +359,40 @@ def test_problems_tab_lists_what_the_scan_could_not_open(qtbot, make_window, gui
     qtbot.waitUntil(lambda: window.problems_view.count() >= 3, timeout=5000)
     names = {Path(window.problems_view.table.item(r, 0).text()).name for r in range(window.problems_view.count())}
     assert {"broken.jpg", "pipe.jpg", "dangling.jpg"} <= names, names
+
+
+def test_a_broken_file_can_be_read_whole_shown_copied_and_trashed_from_problems(
+        qtbot, make_window, gui_photos: Path, monkeypatch, tmp_path: Path) -> None:
+    """The Problems tab's buttons: the selected file's reason whole under the table, Show
+    in folder, Copy path, Move to trash (asked, undoable; the tab forgets it)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+    from PySide6.QtWidgets import QMessageBox
+
+    opened: list[str] = []
+    warned: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warned.append(text))
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    view = window.problems_view
+    qtbot.waitUntil(lambda: view.count() >= 1, timeout=5000)
+    assert not view.trash_button.isEnabled() and not view.copy_button.isEnabled()
+    broken = str(gui_photos / "broken.jpg")
+    row = next(r for r in range(view.count()) if view.table.item(r, 0).text() == broken)
+    view.table.selectRow(row)
+    reason = view.table.item(row, 1).text()
+    assert view.detail.text() == f"{broken}\n{reason}" and view.detail.wordWrap()
+    qtbot.mouseClick(view.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == broken
+    qtbot.mouseClick(view.folder_button, Qt.MouseButton.LeftButton)
+    assert opened == [str(gui_photos)]
+    qtbot.mouseClick(view.trash_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not Path(broken).exists(), timeout=5000)
+    assert window.confirmations[-1][:2] == ("Move to trash", 1)
+    assert list((tmp_path / "xdg" / "Trash" / "files").iterdir())  # in the trash, not deleted
+    qtbot.waitUntil(lambda: all(view.table.item(r, 0).text() != broken for r in range(view.count())), timeout=5000)
+    window.undo()
+    qtbot.waitUntil(lambda: Path(broken).exists() or bool(warned), timeout=5000)
+    assert not warned and Path(broken).exists()
