@@ -892,7 +892,9 @@ def _cmd_similar(library, args: argparse.Namespace) -> int:
                 _note(f"cannot read {display_path(a['query'])}: {a['error']}")
         return code
     rows = [
-        [[percent(h.score), f"{h.row.width}x{h.row.height}", human_size(h.row.size), display_path(h.row.path)]
+        [[percent(h.score), f"{h.row.width}x{h.row.height}", human_size(h.row.size),
+          display_path(h.row.path) + (f"  (and {len(h.same_files)} identical: {', '.join(map(display_path, h.same_files))})"
+                                      if h.same_files else "")]
          for h in hits]
         for hits in found_hits
     ]

@@ -287,3 +287,23 @@ def test_index_says_it_takes_folders_or_photos(capsys, tmp_path, folder) -> None
     assert code == 0 and out.startswith("added 1,")
     code, _, err = cli(capsys, "index", str(tmp_path / "nope.jpg"), "--data-dir", str(tmp_path / "d"))
     assert code == 1 and "no such folder or photo" in err
+
+
+def test_similar_lists_a_file_once_with_its_identical_copies(capsys, tmp_path, photo_paths) -> None:
+    """Issue #22: the same file at two paths was two results. Byte-identical files are one
+    result naming the other paths (text and JSON); a re-saved copy stays its own result."""
+    lib, data = tmp_path / "lib", str(tmp_path / "d")
+    (lib / "backup").mkdir(parents=True)
+    first = small_copy(photo_paths[1], lib / "beach.jpg")
+    shutil.copy2(first, lib / "backup" / "beach.jpg")
+    small_copy(photo_paths[2], lib / "other.jpg")
+    cli(capsys, "index", str(lib), "--data-dir", data, "-q")
+    query = small_copy(photo_paths[1], tmp_path / "query.jpg", max_side=200)
+    code, out, _ = cli(capsys, "similar", str(query), "--data-dir", data, "--json")
+    results = json.loads(out)["results"]
+    assert code == 0 and len(results) == 2, results
+    same = [r for r in results if r["same_files"]]
+    assert len(same) == 1
+    assert {same[0]["path"], *same[0]["same_files"]} == {str(lib / "beach.jpg"), str(lib / "backup" / "beach.jpg")}
+    code, out, _ = cli(capsys, "similar", str(query), "--data-dir", data)
+    assert "(and 1 identical: " in out and len(out.strip().splitlines()) == 2, out

@@ -43,7 +43,8 @@ def hits_json(catalog: Catalog, hits: Sequence[object]) -> list[dict]:
     (``library.SimilarHit``: ``.row`` and ``.score``)."""
     infos = photo_infos(catalog, (h.row for h in hits))  # type: ignore[attr-defined]
     return [
-        {"path": h.row.path, "score": round(h.score, 6), "exif": photo_json(infos.get(h.row.id))}  # type: ignore[attr-defined]
+        {"path": h.row.path, "score": round(h.score, 6), "exif": photo_json(infos.get(h.row.id)),  # type: ignore[attr-defined]
+         "same_files": list(getattr(h, "same_files", ()))}
         for h in hits
     ]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +165,24 @@ def default_data_dir() -> Path:
 class SimilarHit:
     row: FileRow
     score: float
+    # Other paths of byte-identical files (the same content hash): one result, not several.
+    same_files: tuple[str, ...] = ()
+
+
+def fold_identical(hits: Sequence[SimilarHit]) -> list[SimilarHit]:
+    """Each file once: a hit whose content equals an earlier hit's joins it as one of its
+    ``same_files`` (a file with no known hash stays a result of its own)."""
+    out: list[SimilarHit] = []
+    first: dict[str, int] = {}
+    for h in hits:
+        at = first.get(h.row.hash) if h.row.hash else None
+        if at is None:
+            if h.row.hash:
+                first[h.row.hash] = len(out)
+            out.append(h)
+        else:
+            out[at] = replace(out[at], same_files=out[at].same_files + (h.row.path,))
+    return out
 
 
 def data_folder_read_only(data_dir: str | os.PathLike[str]) -> bool:
@@ -395,8 +413,8 @@ class Library:
             rows = {r.id: r for r in self.catalog.rows(ids.tolist())}
             hits = [SimilarHit(rows[i], float(s)) for i, s in zip(ids.tolist(), scores.tolist()) if i in rows]
             # Files the app moved to the trash stay catalogued (for undo) but are not results.
-            hits = [h for h in hits if h.row.path != exclude and not in_trash(h.row.path)
-                    and (leave_out is None or leave_out(h.row.path, h.row.size) is None)]
+            hits = fold_identical([h for h in hits if h.row.path != exclude and not in_trash(h.row.path)
+                                   and (leave_out is None or leave_out(h.row.path, h.row.size) is None)])
             if len(hits) >= k or len(ids) < want or want >= len(index):
                 return hits[:k]
             want *= 4  # many results were left out: look further down the ranking
