@@ -23,6 +23,13 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 OUT = REPO / "docs" / "screenshots"
+MIN_PHOTOS = 10  # build_library edits photos 1 to 8 and shrinks the rest
+
+
+def default_photos(shared: Path) -> Path:
+    """The shared photos when they are there; a fresh clone has none, and the repository's
+    own test photos make the same screenshots."""
+    return shared if any(shared.glob("*.jpg")) else REPO / "tests" / "photos"
 
 
 def build_library(root: Path, photos: list[Path]) -> tuple[Path, Path]:
@@ -63,8 +70,11 @@ def build_library(root: Path, photos: list[Path]) -> tuple[Path, Path]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fake", action="store_true", help="use the tests' fake embedder instead of the CNN")
-    ap.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "photos")
+    ap.add_argument("--photos", type=Path, default=None,
+                    help="a folder of JPEGs (default: ../shared/photos, else the tests' photos)")
     args = ap.parse_args()
+    if args.photos is None:
+        args.photos = default_photos(REPO.parent / "shared" / "photos")
 
     from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -80,6 +90,8 @@ def main() -> int:
 
         factory = FakeEmbedder
     photos = sorted(args.photos.glob("*.jpg"))
+    if len(photos) < MIN_PHOTOS:
+        ap.error(f"{args.photos} holds {len(photos)} JPEGs; the screenshots need at least {MIN_PHOTOS}")
     root = Path(tempfile.mkdtemp(prefix="imgfinder-shots-"))
     OUT.mkdir(parents=True, exist_ok=True)
     try:

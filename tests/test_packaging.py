@@ -403,3 +403,21 @@ def test_the_app_opens_what_it_is_given_and_closes_by_itself(tmp_path, photo_pat
     assert proc.returncode == 0, proc.stderr
     assert "last indexing: 0 added, 0 updated, 3 unchanged" in proc.stdout, proc.stdout + proc.stderr
     assert f"similar: 2 photos similar to {photo_paths[0].name}" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_benchmarks_have_an_extra_and_the_screenshots_need_no_shared_folder(tmp_path) -> None:
+    """Issue #23: the README's benchmark commands stopped on a missing ImageHash, and its
+    screenshot command on a clone without ../shared."""
+    import importlib.util
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert any(r.startswith("ImageHash") for r in project["optional-dependencies"]["bench"])
+    assert "pip install -e '.[bench]'" in (REPO / "README.md").read_text()
+    spec = importlib.util.spec_from_file_location("make_screenshots", REPO / "docs" / "make_screenshots.py")
+    shots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shots)
+    fallback = shots.default_photos(tmp_path / "no-shared")
+    assert fallback == REPO / "tests" / "photos" and len(list(fallback.glob("*.jpg"))) >= shots.MIN_PHOTOS
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "a.jpg").write_bytes(b"")
+    assert shots.default_photos(tmp_path / "shared") == tmp_path / "shared"
