@@ -7,8 +7,9 @@ edit kind, false groups and keeper accuracy of ``imgfinder duplicates`` with a u
 Each set is built in a temporary folder (deterministic, seeded), indexed into its own
 temporary data dir (``--data-dir``, and ``IMGFINDER_DATA_DIR``/``XDG_DATA_HOME`` pointed
 there too, so the user's library and trash are never touched) with ``imgfinder index``, then
-``imgfinder duplicates --json`` runs with the defaults a user gets (no ``--threshold``, no
-``--shots``), and once more with ``--reference ORIGINALS --trash --dry-run`` (nothing is
+``imgfinder duplicates --json --no-shots`` runs with the defaults a user gets otherwise (no
+``--threshold``; bursts, a kind of their own listed by default, are not the copy decision
+measured here), and once more with ``--reference ORIGINALS --trash --dry-run`` (nothing is
 moved) to see which files a clean-up would keep.
 
 Sets:
@@ -492,12 +493,12 @@ def run_set(name: str, folder: Path, records: list[dict], reference: Path | None
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     indexed, index_s = run_cli(["index", str(folder)], data)
-    out, dup_s = run_cli(["duplicates"], data)
+    out, dup_s = run_cli(["duplicates", "--no-shots"], data)  # the copy decision alone
     groups = normalise_groups(out)
     ref_groups = moved = None
     ref_s = None
     if reference is not None:
-        ref_out, ref_s = run_cli(["duplicates", "--reference", str(reference), "--trash", "--dry-run"], data)
+        ref_out, ref_s = run_cli(["duplicates", "--no-shots", "--reference", str(reference), "--trash", "--dry-run"], data)
         ref_groups, moved = normalise_groups(ref_out), moved_paths(ref_out)
         if ref_out.get("action", {}).get("moved"):
             raise SystemExit("a dry run moved files")

@@ -235,7 +235,7 @@ def main() -> int:
     records = build_set(photos, set_dir, args.negatives)
     data = work / f"data-{args.negatives}-{Path(args.head).stem if args.head else 'default'}"
     index_summary = run_cli("index", str(set_dir), "--data-dir", str(data), env=head_env)
-    dup = run_cli("duplicates", "--threshold", str(threshold), "--data-dir", str(data), env=head_env)
+    dup = run_cli("duplicates", "--no-shots", "--threshold", str(threshold), "--data-dir", str(data), env=head_env)
     cnn = score_pairs(records, cnn_pairs(dup["groups"]))
     # One real `similar` call as a check that the CLI path ranks an edited copy first.
     probe = next(r for r in records if r["edit"] == "jpeg50")
@@ -248,7 +248,7 @@ def main() -> int:
         print("| threshold | precision | recall | worst edit recall | mixed groups |")
         print("|---|---|---|---|---|")
         for t in args.sweep:
-            d = run_cli("duplicates", "--threshold", str(t), "--data-dir", str(data), env=head_env)
+            d = run_cli("duplicates", "--no-shots", "--threshold", str(t), "--data-dir", str(data), env=head_env)
             s = score_pairs(records, cnn_pairs(d["groups"]))
             worst = min(s["per_edit"].items(), key=lambda kv: kv[1]["recall"])
             mixed = sum(1 for g in d["groups"] if len({r["family"] for r in records if r["path"] in {f["path"] for f in g["files"]}}) > 1)

@@ -282,12 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"or a fraction, as for similar --min-score; default {_pct(DEFAULT_THRESHOLD)})",
     )
     p.add_argument("--exact-only", action="store_true", help="only byte-identical copies")
-    p.add_argument("--shots", action="store_true",
-                   help="also list bursts: different exposures of one moment (EXIF times seconds apart)")
+    p.add_argument("--shots", action=argparse.BooleanOptionalAction, default=True,
+                   help="list bursts too, as the app does: different exposures of one moment (EXIF times "
+                   "seconds apart), never moved with the copies (default: listed; --no-shots: copies only)")
     p.add_argument(
         "--kind", action="append", choices=KIND_CHOICES, default=None,
         help="list only groups of this kind (may be repeated): exact (same bytes), copies (edited copies), "
-        "shots (bursts; implies --shots), raw+jpeg (a camera RAW file and the camera's JPEG of the same shot)",
+        "shots (bursts), raw+jpeg (a camera RAW file and the camera's JPEG of the same shot)",
     )
     p.add_argument(
         "--prefer", choices=PREFER_CHOICES, default="best",

@@ -44,3 +44,18 @@ def test_two_builds_of_one_library_answer_alike(monkeypatch) -> None:
     monkeypatch.setattr(ann_index, "EXACT_MAX_WORK", 0)
     differs = sum(a.query_vector(q, 10)[0].tolist() != b.query_vector(q, 10)[0].tolist() for q in queries)
     assert differs > 0
+
+
+def test_similar_results_are_in_the_order_of_the_score_shown() -> None:
+    """Issue #22: the expanded query ranked, the plain cosine was shown: scores out of order."""
+    from imgfinder.core.retrieval import search
+
+    vectors = _unit(2000, 32, 3)
+    index = build_in_memory(np.arange(2000, dtype=np.int64), vectors, "m", 1)
+    out_of_order = 0
+    for q in _unit(30, 32, 4):
+        ids, scores = search(index, q, 20)
+        assert np.all(np.diff(scores) <= 1e-6) and len(ids) == 20
+        _, expanded = search(index, q, 20, expand=True)
+        out_of_order += bool(np.any(np.diff(expanded) > 1e-6))
+    assert out_of_order  # what the expanded ranking did, so the check above can fail

@@ -86,22 +86,25 @@ def _cli(capsys, *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-def test_cli_lists_shots_only_with_the_flag(capsys, tmp_path: Path, bursts) -> None:
+def test_cli_lists_shots_by_default_as_the_app_does(capsys, tmp_path: Path, bursts) -> None:
+    """Issue #23: the app listed burst shots by default, the CLI only with --shots. Both
+    list them now; --no-shots leaves them out."""
     data = str(tmp_path / "data")
     code, _ = _cli(capsys, "index", str(bursts["s1_shot1"].parent), "--data-dir", data, "--json")
     assert code == 0
-    code, out = _cli(capsys, "duplicates", "--data-dir", data, "--json")
-    default = json.loads(out)
-    assert code == 0 and sorted(g["kind"] for g in default["groups"]) == ["copies", "exact"]
-    assert all(g["exact"] == (g["kind"] == "exact") for g in default["groups"])
-    code, out = _cli(capsys, "duplicates", "--data-dir", data, "--json", "--shots")
-    with_shots = json.loads(out)
-    assert sorted(g["kind"] for g in with_shots["groups"]) == ["copies", "exact", "shots", "shots"]
+    code, out = _cli(capsys, "duplicates", "--data-dir", data, "--json", "--no-shots")
+    copies_only = json.loads(out)
+    assert code == 0 and sorted(g["kind"] for g in copies_only["groups"]) == ["copies", "exact"]
+    assert all(g["exact"] == (g["kind"] == "exact") for g in copies_only["groups"])
+    for flags in ((), ("--shots",)):
+        code, out = _cli(capsys, "duplicates", "--data-dir", data, "--json", *flags)
+        with_shots = json.loads(out)
+        assert sorted(g["kind"] for g in with_shots["groups"]) == ["copies", "exact", "shots", "shots"]
     burst = next(g for g in with_shots["groups"] if len(g["files"]) == 3)
     assert burst["kind"] == "shots" and {Path(f["path"]).stem for f in burst["files"]} == {"s2_shot1", "s2_shot2", "s2_shot3"}
-    code, out = _cli(capsys, "duplicates", "--data-dir", data, "--shots")
-    assert "[shots]" in out and "[copies]" in out and "[exact]" in out and "burst shots" in out
     code, out = _cli(capsys, "duplicates", "--data-dir", data)
+    assert "[shots]" in out and "[copies]" in out and "[exact]" in out and "burst shots" in out
+    code, out = _cli(capsys, "duplicates", "--data-dir", data, "--no-shots")
     assert "[shots]" not in out and "[copies]" in out
 
 

@@ -1,12 +1,15 @@
-"""Similar search on the retrieval vector, with query expansion.
+"""Similar search on the retrieval vector.
 
 The retrieval vector is made from the stored descriptor by the embedder (a learned
-whitening, ``model.learned_whitening``), so it has an Annoy index of its own next to the
+whitening, ``model.learned_whitening``), so it has an index of its own next to the
 copy-vector index that duplicates use; both are rebuilt from the catalog without decoding
-a photo. Query expansion (alpha-QE; Radenovic, Tolias and Chum, TPAMI 2019): the query is
-replaced by a similarity-weighted mean of itself and its best results, then searched
-again, so other shots of the same thing that resemble the first results more than the
-query itself move up. Measured on held-out grocery products (benchmarks/similar_multiview.py).
+a photo. Results are ranked by the score shown: the cosine of each photo's retrieval vector
+to the query's. Query expansion (alpha-QE; Radenovic, Tolias and Chum, TPAMI 2019: the
+query replaced by a similarity-weighted mean of itself and its best results) is kept for
+the benchmarks (``expand=True``) but off: it ranked by another score than the one shown
+(scores out of order), and it helped only where it was tuned: grocery shelves, mAP 0.733
+against 0.707 without it (``benchmarks/similar_multiview.py``, 2026-12-07), within noise
+or worse on landmarks and turntable objects (issue #22's probe).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def expanded_query(index: VectorIndex, query: np.ndarray, ids: np.ndarray, exclu
 
 
 def search(
-    index: VectorIndex, query: np.ndarray, k: int, exclude: set[int] | None = None, expand: bool = True,
+    index: VectorIndex, query: np.ndarray, k: int, exclude: set[int] | None = None, expand: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(catalog ids, scores) of the ``k`` most similar items to the retrieval vector ``query``.
 
