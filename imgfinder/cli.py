@@ -923,7 +923,6 @@ def _cmd_similar(library, args: argparse.Namespace) -> int:
 
 # -- machine output: CSV and one group per line ------------------------------------------------
 SIMILAR_CSV = ["query", "rank", "similarity", "path", "size", "width", "height"]
-DUPLICATES_CSV = ["group", "kind", "keep", "similarity", "path", "size", "width", "height"]
 
 
 def _cell(value: int | None) -> int | str:
@@ -1091,10 +1090,9 @@ def _cmd_duplicates(library, args: argparse.Namespace, progress: ProgressPrinter
         print(json.dumps(out, indent=2))
         return code
     if args.format == "csv":
-        _write_csv(DUPLICATES_CSV, [
-            [n, g.kind, int(i == 0), f"{m.score:.6f}", m.row.path, m.row.size, _cell(m.row.width), _cell(m.row.height)]
-            for n, g in enumerate(groups, 1) for i, m in enumerate(g.members)
-        ])
+        from .core.export import groups_csv
+
+        _write_bytes(groups_csv(groups))  # the app's export, byte for byte
     elif args.format == "lines":
         _write_lines([[m.row.path for m in g.members] for g in groups], args.null)
     else:

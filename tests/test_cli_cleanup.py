@@ -375,9 +375,11 @@ def test_output_formats(env, capsys, monkeypatch) -> None:
     assert json.loads(out2) == as_json  # --json is --format json
     code, out, _ = run(capsys, monkeypatch, "duplicates", "--data-dir", env.data, "--format", "csv")
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["group", "kind", "keep", "similarity", "path", "size", "width", "height"]
-    expect = [[str(n), g["kind"], "1" if f["keep"] else "0", f"{f['score']:.6f}", f["path"], str(f["size"]),
-               str(f["width"]), str(f["height"])] for n, g in enumerate(as_json["groups"], 1) for f in g["files"]]
+    # The app's export columns (issue #23: the two had different ones).
+    assert rows[0] == ["group", "kind", "keep", "exact", "score", "path", "width", "height", "size"]
+    expect = [[str(n), g["kind"], "1" if f["keep"] else "0", "1" if f["exact"] else "0", f"{f['score']:.6f}",
+               f["path"], str(f["width"]), str(f["height"]), str(f["size"])]
+              for n, g in enumerate(as_json["groups"], 1) for f in g["files"]]
     assert rows[1:] == expect
     code, out, _ = run(capsys, monkeypatch, "duplicates", "--data-dir", env.data, "--format", "lines")
     assert out.splitlines() == ["\t".join(f["path"] for f in g["files"]) for g in as_json["groups"]]

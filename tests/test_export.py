@@ -28,6 +28,9 @@ def test_export_matches_cli_json_and_csv(library, small_photos, tmp_path: Path, 
     assert ours == theirs
     out_csv = tmp_path / "groups.csv"
     write_csv(out_csv, groups)
+    code = cli.main(["duplicates", "--format", "csv", "--quiet", "--threshold", "0.95", "--data-dir",
+                     str(library.data_dir)], embedder_factory=lambda: library.embedder)
+    assert code == 0 and capsys.readouterr().out.encode() == out_csv.read_bytes()  # the CLI's CSV is the app's
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == sum(len(g.members) for g in groups)
     assert rows[0]["keep"] == "1" and rows[0]["group"] == "1" and rows[0]["path"] == groups[0].keeper.row.path

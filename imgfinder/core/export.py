@@ -10,6 +10,7 @@ before the catalog kept them.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -89,15 +90,24 @@ def write_json(
         handle.write("\n")
 
 
+def groups_csv(groups: Sequence[DuplicateGroup]) -> bytes:
+    """The CSV of the groups, exactly as ``duplicates --format csv`` prints it and the app
+    exports it: one row per file, ``group`` numbered from 1, the keeper with keep=1, ``exact``
+    1 for a byte-identical file; paths as the file system has them (``os.fsencode``: a name
+    that is not UTF-8 comes back byte for byte)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for n, g in enumerate(groups, 1):
+        for i, m in enumerate(g.members):
+            writer.writerow([
+                n, g.kind, int(i == 0), int(m.exact), f"{m.score:.6f}", m.row.path,
+                m.row.width if m.row.width is not None else "",
+                m.row.height if m.row.height is not None else "", m.row.size,
+            ])
+    return os.fsencode(text.getvalue())
+
+
 def write_csv(path: str | os.PathLike[str], groups: Sequence[DuplicateGroup]) -> None:
-    """One row per file; ``group`` numbers from 1; the keeper has keep=1."""
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for n, g in enumerate(groups, 1):
-            for i, m in enumerate(g.members):
-                writer.writerow([
-                    n, g.kind, int(i == 0), int(m.exact), f"{m.score:.6f}", m.row.path,
-                    m.row.width if m.row.width is not None else "",
-                    m.row.height if m.row.height is not None else "", m.row.size,
-                ])
+    with open(path, "wb") as handle:
+        handle.write(groups_csv(groups))
