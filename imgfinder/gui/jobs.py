@@ -311,12 +311,23 @@ def preview(ctx: TaskContext, path: str) -> tuple[str, object, str | None]:
         return path, None, getattr(exc, "reason", str(exc))
 
 
+PASTED_KEEP = 3  # pasted images kept in the data folder: the query shown and the two before
+
+
 def save_pasted(ctx: TaskContext, image: object, folder: Path) -> str:
-    """Save a pasted QImage as PNG in the data folder so it can be queried like a file."""
+    """Save a pasted QImage as PNG in the data folder so it can be queried like a file; only
+    the newest PASTED_KEEP stay (each is a megabyte or more, and nobody asked to keep them)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}.png"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = next(p for n in range(1000) if not (p := folder / f"pasted-{stamp}{f'-{n}' if n else ''}.png").exists())
     if not image.save(str(path), "PNG"):  # type: ignore[attr-defined]
         raise OSError(f"cannot save the pasted image to {path}")
+    older = sorted((p for p in folder.glob("pasted-*.png") if p != path), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    for old in older[: max(0, len(older) - (PASTED_KEEP - 1))]:
+        try:
+            old.unlink()
+        except OSError:
+            pass  # still open elsewhere, or gone: the next paste tries again
     return str(path)
 
 

@@ -396,3 +396,23 @@ def test_a_broken_file_can_be_read_whole_shown_copied_and_trashed_from_problems(
     window.undo()
     qtbot.waitUntil(lambda: Path(broken).exists() or bool(warned), timeout=5000)
     assert not warned and Path(broken).exists()
+
+
+def test_pasted_images_do_not_pile_up_in_the_data_folder(qtbot, make_window, gui_photos: Path) -> None:
+    """Issue #23: every Ctrl+V paste stayed as a PNG in the data folder for ever. Only the
+    newest few stay; the one searched with is among them."""
+    from PySide6.QtGui import QColor, QGuiApplication, QImage
+
+    from imgfinder.gui.jobs import PASTED_KEEP
+
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    folder = window.data_dir / "pasted"
+    for n in range(PASTED_KEEP + 2):
+        image = QImage(64, 48, QImage.Format.Format_RGB32)
+        image.fill(QColor(40 * n, 90, 160))
+        QGuiApplication.clipboard().setImage(image)
+        with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "similar"):
+            window.act_paste.trigger()
+        assert window.similar_view.query_path and Path(window.similar_view.query_path).exists()
+    assert len(list(folder.glob("pasted-*.png"))) == PASTED_KEEP
