@@ -322,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="move every listed copy but the one to keep to the trash (freedesktop.org trash)")
     act.add_argument("--move-to", type=Path, default=None, metavar="FOLDER",
                      help="move them into FOLDER instead (made if missing; a name taken there gets ' (1)')")
+    g.add_argument("--keep-folders", action="store_true",
+                   help="with --move-to: keep each file's folders below the folder all moved files share "
+                   "(a/x.jpg and b/x.jpg land in FOLDER/a/ and FOLDER/b/)")
     g.add_argument(
         "--reference", action="append", type=Path, default=[], metavar="FOLDER",
         help="never move photos in FOLDER (may be repeated); added to the reference folders chosen in "
@@ -971,6 +974,8 @@ def _check_cleanup(args: argparse.Namespace, data_dir: Path) -> None:
     reference folders (``args.reference_folders``)."""
     acting = args.trash or args.move_to is not None
     args.reference_folders = []
+    if getattr(args, "keep_folders", False) and args.move_to is None:
+        raise UsageError("--keep-folders goes with --move-to")
     if not acting:
         given = [name for name, value in (("--dry-run", args.dry_run), ("--yes", args.yes),
                                           ("--reference", args.reference)) if value]
@@ -1177,7 +1182,8 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
         if not plan.moves:
             result = ActionResult()
         else:
-            result = mover.trash(plan.paths) if args.trash else mover.move_to(plan.paths, destination)
+            shared = [os.path.commonpath([os.path.dirname(p) for p in plan.paths])] if args.keep_folders else []
+            result = mover.trash(plan.paths) if args.trash else mover.move_to(plan.paths, destination, shared)
     except RefusedError as exc:  # the plan leaves reference folders out: only if they changed meanwhile
         raise UsageError(f"nothing was moved: {exc}") from exc
     result.failed[:0] = dropped

@@ -180,6 +180,25 @@ def test_move_to_a_folder_and_undo(env, capsys, monkeypatch) -> None:
     assert fingerprint(env.root) == before and fingerprint(dest) == {}
 
 
+def test_move_to_keeps_the_folders_when_asked_and_one_undo_puts_all_back(env, capsys, monkeypatch) -> None:
+    """Issue #23: --keep-folders keeps each file's folders below the folder the moved files
+    share (here lib/), so lib/copies/x.jpg lands in DEST/copies/x.jpg; one batch."""
+    before = fingerprint(env.root)
+    dest = env.tmp / "removed"
+    code, _, err = run(capsys, monkeypatch, "duplicates", "--keep-folders", "--yes", "--data-dir", env.data)
+    assert code == 1 and "--keep-folders goes with --move-to" in err
+    code, out, err = run(capsys, monkeypatch, "duplicates", "--move-to", str(dest), "--keep-folders", "--yes",
+                         "--reference", str(env.ref), "--data-dir", env.data, "--json", "-q")
+    assert code == 0, err
+    action = json.loads(out)["action"]
+    want = {p.removeprefix("lib/") for p in env.to_move}
+    assert {str(Path(m["to"]).relative_to(dest)) for m in action["moved"]} == want
+    assert set(fingerprint(dest)) == want
+    code, out, err = run(capsys, monkeypatch, "undo", "--data-dir", env.data, "--json")
+    assert code == 0 and len(json.loads(out)["restored"]) == len(want), err
+    assert fingerprint(env.root) == before and fingerprint(dest) == {}
+
+
 def test_dry_run_prints_what_would_move_and_touches_nothing(env, capsys, monkeypatch) -> None:
     before = fingerprint(env.root)
     stat_before = {p: os.stat(env.root / p).st_mtime_ns for p in before}

@@ -492,6 +492,17 @@ class Recovery:
         return bool(self.finished or self.rolled_back or self.notes)
 
 
+def kept_folder(src: str, roots: Sequence[str], folder: str) -> str:
+    """Where ``src`` goes below ``folder`` to keep its place below the deepest of ``roots``
+    holding it (``folder`` itself for a file under none of them)."""
+    parent = os.path.dirname(src)
+    for root in roots:
+        if parent == root or parent.startswith(root.rstrip(os.sep) + os.sep):
+            rel = os.path.relpath(parent, root)
+            return folder if rel == os.curdir else os.path.join(folder, rel)
+    return folder
+
+
 def _hash_of(path: str) -> str | None:
     try:
         return file_hash(path)[0]
@@ -640,7 +651,7 @@ class FileMover:
     def __init__(self, catalog: Catalog, reference_folders: Sequence[str] = ()) -> None:
         self.catalog = catalog
         self.reference_folders = [os.path.abspath(f) for f in reference_folders]
-        self._swept: set[Path] = set()  # trash folders cleaned of stale temporary copies
+        self._swept: set[Path | str] = set()  # trash and target folders cleaned of stale temporary copies
         self._batch: int | None = None
         self.recovery: Recovery | None = None  # what the last undo's recovery did first
 
@@ -652,15 +663,24 @@ class FileMover:
     def trash(self, paths: Sequence[str]) -> ActionResult:
         return self._run(TRASH, paths, None)
 
-    def move_to(self, paths: Sequence[str], folder: str) -> ActionResult:
+    def move_to(self, paths: Sequence[str], folder: str, keep_folders_of: Sequence[str] = ()) -> ActionResult:
+        """Move ``paths`` into ``folder``. With ``keep_folders_of`` (the library's folders),
+        a file keeps its place below the library folder holding it: ``ROOT/a/x.jpg`` lands
+        in ``folder/a/x.jpg``, so moved copies can be reviewed and put back by hand."""
         folder = os.path.abspath(folder)
         if is_under(folder, self.reference_folders):
             raise RefusedError(f"{folder} is a reference folder")
         os.makedirs(folder, exist_ok=True)
-        return self._run(MOVE, paths, folder)
+        roots = sorted((os.path.abspath(r) for r in keep_folders_of), key=len, reverse=True)
+        if not roots:
+            return self._run(MOVE, paths, folder)
+        return self._run(MOVE, paths, folder, lambda src: kept_folder(src, roots, folder))
 
     # -- acting ------------------------------------------------------------------------------
-    def _run(self, action: str, paths: Sequence[str], folder: str | None) -> ActionResult:
+    def _run(self, action: str, paths: Sequence[str], folder: str | None,
+             folder_for: Callable[[str], str] | None = None) -> ActionResult:
+        """One batch (one undo puts it all back); ``folder_for``: each file's own folder
+        below ``folder`` (made when first used)."""
         paths = [os.path.abspath(p) for p in paths]
         self._check(paths)
         result = ActionResult()
@@ -672,12 +692,27 @@ class FileMover:
             try:
                 for src in paths:
                     try:
-                        self._act(action, src, folder, result)
+                        target = folder
+                        if folder_for is not None:
+                            target = self._own_folder(folder_for(src))
+                        self._act(action, src, target, result)
                     except NotDone as exc:
                         result.failed.append((src, exc.reason))
             finally:
                 result.batch = self._batch
         return result
+
+    def _own_folder(self, target: str) -> str:
+        if is_under(target, self.reference_folders):
+            raise NotDone(f"{target} is in a reference folder: not moved there")
+        if target not in self._swept:
+            try:
+                os.makedirs(target, exist_ok=True)
+            except OSError as exc:
+                raise NotDone(f"could not create {target}: {exc.strerror or exc}") from exc
+            self._swept.add(target)
+            sweep_stale_temps(target)
+        return target
 
     def _expected(self, src: str) -> Expected:
         row = self.catalog.row_for_path(src)
