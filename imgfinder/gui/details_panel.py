@@ -33,7 +33,7 @@ class DetailsPanel(QFrame):
         super().__init__(parent)
         self.setObjectName("detailsPanel")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setMinimumWidth(240)
+        self.setMinimumWidth(200)
         self.setMaximumWidth(420)
         self.loader = loader
         self.path: str | None = None

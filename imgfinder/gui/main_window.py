@@ -52,6 +52,7 @@ STAGE_TEXT = {
     "verify": "Checking candidate pairs",
 }
 TAB_LIBRARY, TAB_SIMILAR, TAB_DUPLICATES, TAB_PROBLEMS = range(4)
+DETAILS_SHARE = 0.25  # of the window's width, at most, for the details panel
 
 
 def _fmt_eta(seconds: float | None) -> str:
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 0)
         splitter.setSizes([960, 300])
         splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
         self.setCentralWidget(splitter)
         # Status bar: what runs, how far, how fast, how long; and Cancel.
         self.status_label = ElidedLabel("Starting…", Qt.TextElideMode.ElideRight)
@@ -470,7 +472,20 @@ class MainWindow(QMainWindow):
             text += "; a folder was removed from the library"
         return text + " since this search"
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """The details panel takes at most DETAILS_SHARE of a narrow window (300 px of a
+        900 px one left the duplicates table its Size and Folder behind a scroll bar)."""
+        super().resizeEvent(event)
+        sizes = self.splitter.sizes()
+        if len(sizes) == 2 and sum(sizes) > 0:
+            cap = max(self.details.minimumWidth(), int(sum(sizes) * DETAILS_SHARE))
+            if sizes[1] > cap:
+                self.splitter.setSizes([sum(sizes) - cap, cap])
+
     def _tab_changed(self, index: int) -> None:
+        # The Problems tab lists files that could not be read: no photo to show details of,
+        # and its reasons want the width.
+        self.details.setVisible(index != TAB_PROBLEMS)
         self._update_details()
         if index == TAB_DUPLICATES and self.duplicates_view.is_stale() and not self.runner.busy("duplicates"):
             self.find_duplicates()  # the user comes back to results the library outgrew

@@ -416,3 +416,20 @@ def test_pasted_images_do_not_pile_up_in_the_data_folder(qtbot, make_window, gui
             window.act_paste.trigger()
         assert window.similar_view.query_path and Path(window.similar_view.query_path).exists()
     assert len(list(folder.glob("pasted-*.png"))) == PASTED_KEEP
+
+
+def test_a_small_window_gives_the_tables_the_width(qtbot, make_window, gui_photos: Path) -> None:
+    """Issue #23: at 900 x 650 the details panel kept 300 px, and on the Problems tab it
+    only said "No photo selected"."""
+    from imgfinder.gui.main_window import DETAILS_SHARE, TAB_LIBRARY, TAB_PROBLEMS
+
+    window = make_window()
+    window.show()
+    index_and_wait(qtbot, window, gui_photos)
+    window.resize(900, 650)
+    qtbot.waitUntil(lambda: window.splitter.sizes()[1] <= max(window.details.minimumWidth(), 900 * DETAILS_SHARE),
+                    timeout=3000)
+    window.tabs.setCurrentIndex(TAB_PROBLEMS)
+    assert not window.details.isVisible()
+    window.tabs.setCurrentIndex(TAB_LIBRARY)
+    assert window.details.isVisible()
