@@ -177,7 +177,14 @@ def main() -> int:
         dlg.close()
 
         window.tabs.setCurrentIndex(3)
+        if window.problems_view.count():
+            window.problems_view.table.selectRow(0)  # its reason whole under the table
         shot(window, "problems")
+        window.resize(900, 650)  # a small window: nothing a user needs is cut off
+        window.tabs.setCurrentIndex(2)
+        pump(0.5)
+        shot(window, "small_window")
+        window.resize(1280, 800)
         window.show_about()
         pump(2.0)  # the model id is read in a worker
         shot(window.about_dialog, "about")

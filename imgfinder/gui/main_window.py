@@ -476,16 +476,21 @@ class MainWindow(QMainWindow):
         """The details panel takes at most DETAILS_SHARE of a narrow window (300 px of a
         900 px one left the duplicates table its Size and Folder behind a scroll bar)."""
         super().resizeEvent(event)
+        self._cap_details()
+
+    def _cap_details(self) -> None:
         sizes = self.splitter.sizes()
-        if len(sizes) == 2 and sum(sizes) > 0:
-            cap = max(self.details.minimumWidth(), int(sum(sizes) * DETAILS_SHARE))
+        if len(sizes) == 2 and sizes[1] > 0:
+            total = sum(sizes)
+            cap = max(self.details.minimumWidth(), int(total * DETAILS_SHARE))
             if sizes[1] > cap:
-                self.splitter.setSizes([sum(sizes) - cap, cap])
+                self.splitter.setSizes([total - cap, cap])
 
     def _tab_changed(self, index: int) -> None:
         # The Problems tab lists files that could not be read: no photo to show details of,
         # and its reasons want the width.
         self.details.setVisible(index != TAB_PROBLEMS)
+        QTimer.singleShot(0, self._cap_details)  # shown again at the width it had in a larger window
         self._update_details()
         if index == TAB_DUPLICATES and self.duplicates_view.is_stale() and not self.runner.busy("duplicates"):
             self.find_duplicates()  # the user comes back to results the library outgrew

@@ -431,5 +431,10 @@ def test_a_small_window_gives_the_tables_the_width(qtbot, make_window, gui_photo
                     timeout=3000)
     window.tabs.setCurrentIndex(TAB_PROBLEMS)
     assert not window.details.isVisible()
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    window.resize(900, 650)  # made small while the panel was hidden
     window.tabs.setCurrentIndex(TAB_LIBRARY)
     assert window.details.isVisible()
+    qtbot.waitUntil(lambda: 0 < window.splitter.sizes()[1] <= max(window.details.minimumWidth(), 900 * DETAILS_SHARE),
+                    timeout=3000)
