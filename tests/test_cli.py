@@ -1,6 +1,7 @@
 """The CLI in-process with the fake embedder: JSON shapes, exit codes, messages."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -71,24 +72,26 @@ def test_known_unreadable_files_do_not_fail_every_reindex(capsys, tmp_path: Path
     lists both."""
     lib, data = tmp_path / "lib", str(tmp_path / "d")
     (lib / "broken.jpg").write_bytes(b"garbage")
+    os.symlink(tmp_path / "gone.jpg", lib / "dangling.jpg")  # a scan problem, not a catalogued file
     code, _, err = cli(capsys, "index", str(lib), "--data-dir", data)
-    assert code == 2 and "broken.jpg" in err
+    assert code == 2 and "broken.jpg" in err and "dangling.jpg" in err
     code, out, err = cli(capsys, "index", str(lib), "--data-dir", data)
     assert code == 0, err
-    assert "unchanged 8," in out and "1 known unreadable (see 'imgfinder problems')" in out
-    assert "broken.jpg" not in err
+    assert "unchanged 8," in out and "2 known unreadable (see 'imgfinder problems')" in out
+    assert "broken.jpg" not in err and "dangling.jpg" not in err
     (lib / "truncated.jpg").write_bytes(small_photos[0].read_bytes()[:200])
     code, out, err = cli(capsys, "index", str(lib), "--data-dir", data, "--json")
     summary = json.loads(out)
-    assert code == 2 and summary["known_unreadable"] == 1
+    assert code == 2 and summary["known_unreadable"] == 2
     assert [Path(p["path"]).name for p in summary["new_problems"]] == ["truncated.jpg"]
-    assert sorted(Path(p["path"]).name for p in summary["problems"]) == ["broken.jpg", "truncated.jpg"]
+    assert sorted(Path(p["path"]).name for p in summary["problems"]) == ["broken.jpg", "dangling.jpg", "truncated.jpg"]
     code, out, err = cli(capsys, "problems", "--data-dir", data)
     assert code == 0 and "broken.jpg: " in out and "truncated.jpg: " in out and "2 files cannot be read" in err
     code, out, _ = cli(capsys, "problems", "--data-dir", data, "--json")
     assert sorted(Path(p["path"]).name for p in json.loads(out)["problems"]) == ["broken.jpg", "truncated.jpg"]
     (lib / "broken.jpg").unlink()
     (lib / "truncated.jpg").unlink()
+    (lib / "dangling.jpg").unlink()
     code, out, _ = cli(capsys, "index", str(lib), "--data-dir", data)
     assert code == 0 and "known unreadable" not in out
     code, out, _ = cli(capsys, "problems", "--data-dir", data)

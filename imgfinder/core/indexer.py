@@ -33,6 +33,8 @@ from .metadata import PhotoInfo, image_info
 from .progress import CancelToken, Cancelled, Progress
 from .scanner import ScannedFile, ScanProblem, scan
 
+SCAN_PROBLEMS_FILE = "scan_problems.json"  # beside the catalog: what the last scans could not read
+
 
 @dataclass
 class IndexSummary:
@@ -166,6 +168,34 @@ class Indexer:
         # ``summary.skipped`` and, like files gone from the folders, dropped from the catalog.
         self.leave_out = leave_out
 
+    def _known_scan_problems(self, roots: list[str], problems: list[ScanProblem]) -> set[str]:
+        """Paths the scan could not read for the same reason at the last run (a broken link,
+        a device, a pipe: not files the catalog keeps), so an unchanged library re-indexes
+        without "new problems". Remembered in ``scan_problems.json`` beside the catalog."""
+        import json
+
+        store = self.catalog.path.parent / SCAN_PROBLEMS_FILE
+        try:
+            before = json.loads(store.read_text(encoding="utf-8", errors="surrogateescape"))
+            before = before if isinstance(before, dict) else {}
+        except (OSError, ValueError):
+            before = {}
+        known = {p.path for p in problems if before.get(p.path) == p.reason}
+
+        def scanned(path: str) -> bool:
+            return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+        now = {k: v for k, v in before.items() if isinstance(v, str) and not scanned(k)}
+        now.update((p.path, p.reason) for p in problems)
+        if now != before:
+            tmp = store.with_name(store.name + ".tmp")
+            try:
+                tmp.write_text(json.dumps(now, indent=1), encoding="utf-8", errors="surrogateescape")
+                os.replace(tmp, store)
+            except OSError:
+                pass  # a read-only data folder: every such problem is new each run, as before
+        return known
+
     def run(self, roots: Iterable[str | os.PathLike[str]], cancel: CancelToken | None = None) -> Iterator[Progress]:
         """Index ``roots``; yields progress; the outcome is in ``self.summary``."""
         cancel = cancel or CancelToken()
@@ -208,6 +238,7 @@ class Indexer:
             else:
                 summary.unchanged += 1
         summary.problems.extend((p.path, p.reason) for p in scan_problems)
+        summary.known_unreadable.update(self._known_scan_problems(roots, scan_problems))
         if rederive:
             yield from self._rederive(rederive, model_id, feature_id, cancel)
         if work:
