@@ -497,7 +497,7 @@ def kept_folder(src: str, roots: Sequence[str], folder: str) -> str:
     holding it (``folder`` itself for a file under none of them)."""
     parent = os.path.dirname(src)
     for root in roots:
-        if parent == root or parent.startswith(root.rstrip(os.sep) + os.sep):
+        if _inside(parent, root):
             rel = os.path.relpath(parent, root)
             return folder if rel == os.curdir else os.path.join(folder, rel)
     return folder
@@ -664,9 +664,10 @@ class FileMover:
         return self._run(TRASH, paths, None)
 
     def move_to(self, paths: Sequence[str], folder: str, keep_folders_of: Sequence[str] = ()) -> ActionResult:
-        """Move ``paths`` into ``folder``. With ``keep_folders_of`` (the library's folders),
-        a file keeps its place below the library folder holding it: ``ROOT/a/x.jpg`` lands
-        in ``folder/a/x.jpg``, so moved copies can be reviewed and put back by hand."""
+        """Move ``paths`` into ``folder``, as one batch. With ``keep_folders_of`` (folders
+        the files lie below; the CLI passes the one all moved files share), a file keeps its
+        place below the deepest of them holding it: ``ROOT/a/x.jpg`` lands in
+        ``folder/a/x.jpg``, so moved copies can be reviewed and put back by hand."""
         folder = os.path.abspath(folder)
         if is_under(folder, self.reference_folders):
             raise RefusedError(f"{folder} is a reference folder")
