@@ -5,7 +5,8 @@
 Builds a library in a temporary folder from the shared photos plus edited copies
 (resized, cropped, recompressed, an exact copy, an unreadable file), opens the real
 ``MainWindow`` (the Keras model unless ``--fake``), adds the folder, drops an outside
-photo on the window, finds duplicates and opens the compare view and the About box, grabbing each view
+photo on the window, finds duplicates and opens the compare view (an original and its crop, fitted
+and at two zoom levels) and the About box, grabbing each view
 (the empty first window too).
 """
 
@@ -165,15 +166,22 @@ def main() -> int:
         dv.select_member(near, best)
         shot(window, "duplicates")
 
+        # Compare an original with its crop (another size, another frame): the views keep the
+        # same picture area under both, at the fitted view and at two zoom levels.
+        crop_at = next(((i, j) for i, g in enumerate(dv.groups) for j, m in enumerate(g.members)
+                        if "(cropped)" in m.row.path and j), (near, best))
+        dv.select_member(*crop_at)
         dv._emit_compare()
         wait_for("compare")
         dlg = window.compare_dialog
         dlg.resize(1280, 800)
         pump(0.5)
-        dlg.zoom_to(0.9)
-        bar = dlg.views[0].horizontalScrollBar()
-        bar.setValue(bar.maximum() // 2)  # the right view follows (synchronised pan)
         shot(dlg, "compare")
+        for name, zoom in (("compare_zoom_1", 0.6), ("compare_zoom_2", 2.0)):
+            dlg.zoom_to(zoom)
+            w, h = dlg.views[0].sceneRect().width(), dlg.views[0].sceneRect().height()
+            dlg.views[0].centerOn(w * 0.62, h * 0.45)  # the right view follows the picture point
+            shot(dlg, name)
         dlg.close()
 
         window.tabs.setCurrentIndex(3)

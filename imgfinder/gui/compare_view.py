@@ -1,5 +1,4 @@
-"""Side-by-side compare: both photos with zoom and synchronised pan, their metadata
-with differences highlighted, and an optional overlay of where the pixels differ."""
+"""Side-by-side compare: both photos with zoom and pan that keep the same picture area\nunder both views (whatever their sizes, a crop or a mirror included), their metadata\nwith differences highlighted, and an optional overlay of where the pixels differ."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ from PySide6.QtWidgets import (
     QHeaderView, QLabel, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from ..core.alignment import Alignment
 from ..core.duplicates import GroupMember
 from ..core.metadata import PhotoInfo
 from .models import human_bytes
@@ -40,20 +40,26 @@ class ZoomView(QGraphicsView):
         self.scene().addItem(self.overlay)
         self.fit_mode = True
 
-    def set_image(self, image: QImage | None, overlay: QImage | None = None, width: float | None = None) -> None:
-        """Show ``image`` scaled to ``width`` scene units, so two photos of different
-        resolutions line up at the same zoom (what makes synchronised pan meaningful)."""
+    def set_image(self, image: QImage | None, overlay: QImage | None = None,
+                  size: tuple[int, int] | None = None) -> None:
+        """Show ``image`` in scene units of the photo's own full-size pixels (``size``), so
+        a point of the scene is a point of the photo whatever size was decoded for display:
+        what lets the twin view show the same picture area (``core.alignment``)."""
         if image is None or image.isNull():
             return
-        width = width or image.width()
-        scale = width / image.width()
+        width, height = size or (image.width(), image.height())
         self.item.setPixmap(QPixmap.fromImage(image))
-        self.item.setScale(scale)
+        self.item.setScale(width / image.width())
         if overlay is not None and not overlay.isNull():
             self.overlay.setPixmap(QPixmap.fromImage(overlay))
             self.overlay.setScale(width / overlay.width())
-        self.scene().setSceneRect(QRectF(0, 0, width, image.height() * scale))
+        self.scene().setSceneRect(QRectF(0, 0, width, height))
         self.fit()
+
+    def centre(self) -> tuple[float, float]:
+        """The photo pixel under the middle of the view."""
+        p = self.mapToScene(self.viewport().rect().center())
+        return p.x(), p.y()
 
     def fit(self) -> None:
         self.fit_mode = True
@@ -115,11 +121,13 @@ class CompareDialog(QDialog):
             lay.addWidget(view, 1)
             panes.addWidget(box)
         self._syncing = False
-        for a, b in ((0, 1), (1, 0)):
-            va, vb = self.views[a], self.views[b]
-            va.horizontalScrollBar().valueChanged.connect(lambda v, s=va, t=vb: self._sync(s, t))
-            va.verticalScrollBar().valueChanged.connect(lambda v, s=va, t=vb: self._sync(s, t))
-            va.zoomed.connect(lambda z, t=vb: self._follow_zoom(t, z))
+        # left photo's pixels -> right's; until the worker has matched them, their frames
+        self.alignment: Alignment | None = None
+        for a in (0, 1):
+            va = self.views[a]
+            va.horizontalScrollBar().valueChanged.connect(lambda v, s=a: self._sync(s))
+            va.verticalScrollBar().valueChanged.connect(lambda v, s=a: self._sync(s))
+            va.zoomed.connect(lambda z, s=a: self._follow_zoom(s))
         self.table = QTableWidget(0, 3)
         self.table.setObjectName("compareTable")
         self.table.setHorizontalHeaderLabels(["", "Left", "Right"])
@@ -157,14 +165,15 @@ class CompareDialog(QDialog):
 
     def set_data(self, data) -> None:
         """Show what the ``jobs.compare`` worker produced (QImages, PhotoInfos, diff)."""
-        widths = [img.width() for img in data.images if img is not None and not img.isNull()]
+        self.alignment = data.alignment
         for i, view in enumerate(self.views):
-            view.set_image(data.images[i], data.diff, max(widths) if widths else None)
+            view.set_image(data.images[i], data.diffs[i], data.sizes[i] if i < len(data.sizes) else None)
         errors = [e for e in data.errors if e]
         if errors:
             self.status.setText("Cannot show: " + "; ".join(errors))
         elif data.diff_fraction is not None:
-            self.status.setText(f"{data.diff_fraction * 100:.1f}% of pixels differ noticeably")
+            where = "of the matched area" if data.alignment is not None and data.alignment.matched else "of pixels"
+            self.status.setText(f"{data.diff_fraction * 100:.1f}% {where} differ noticeably")
         else:
             self.status.setText("")
         self.diff_box.setEnabled(data.diff is not None)
@@ -184,29 +193,45 @@ class CompareDialog(QDialog):
         for v in self.views:
             v.overlay.setVisible(on)
 
-    def _sync(self, source: ZoomView, target: ZoomView) -> None:
-        if self._syncing:
+    def _map(self, source: int) -> Alignment | None:
+        """Source view's photo pixels -> the other view's."""
+        if self.alignment is None:
+            return None
+        return self.alignment if source == 0 else self.alignment.inverse()
+
+    def _sync(self, source: int) -> None:
+        """Put under the other view's middle the picture point under this one's."""
+        m = self._map(source)
+        if self._syncing or m is None:
             return
         self._syncing = True
-        for sa, ta in ((source.horizontalScrollBar(), target.horizontalScrollBar()),
-                       (source.verticalScrollBar(), target.verticalScrollBar())):
-            frac = sa.value() / sa.maximum() if sa.maximum() else 0.0
-            ta.setValue(round(frac * ta.maximum()))
+        target = self.views[1 - source]
+        target.centerOn(*m.map(*self.views[source].centre()))
         self._syncing = False
 
-    def _follow_zoom(self, target: ZoomView, zoom: float) -> None:
-        if not self._syncing:
-            self._syncing = True
-            target.set_zoom(zoom)
-            self._syncing = False
+    def _follow_zoom(self, source: int) -> None:
+        """Zoom the other view so it shows as much of the picture as this one does."""
+        m = self._map(source)
+        if self._syncing or m is None:
+            return
+        self._syncing = True
+        view = self.views[source]
+        self.views[1 - source].set_zoom(view.zoom() / m.scale)
+        self._syncing = False
+        self._sync(source)
 
     def fit(self) -> None:
         for v in self.views:
             v.fit()
 
     def zoom_to(self, factor: float) -> None:
-        for v in self.views:
-            v.set_zoom(factor)
+        """The left photo at ``factor`` screen pixels per photo pixel; the right one shows
+        the same picture area (the same factor when the two are of one size)."""
+        self.views[0].set_zoom(factor)
+        if self.alignment is None:
+            self.views[1].set_zoom(factor)
+        else:
+            self._follow_zoom(0)
 
     def zoom_by(self, step: float) -> None:
         z = self.views[0].zoom() * step

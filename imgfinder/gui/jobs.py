@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageChops, ImageOps
+from PIL import Image, ImageChops
 
+from ..core.alignment import Alignment, align, by_frames
 from ..core.catalog import FileRow
 from ..core.decoder import open_image, read_file, to_rgb
 from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, KeepPreference, keep_rank
@@ -259,11 +260,16 @@ def regroup_task(finder: DuplicateFinder, threshold: float, hidden: set[str], ke
 
 
 # -- pictures for the details panel, preview and compare views ---------------------------
-def load_picture(path: str, max_side: int = 2048) -> Image.Image:
-    img, _, _ = open_image(read_file(path), min_side=max_side, name=path)
+def load_sized(path: str, max_side: int = 2048) -> tuple[Image.Image, tuple[int, int]]:
+    """The photo at most ``max_side`` px, and its full shown size (orientation applied)."""
+    img, width, height = open_image(read_file(path), min_side=max_side, name=path)
     img = to_rgb(img)
     img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-    return img
+    return img, (width or img.width, height or img.height)
+
+
+def load_picture(path: str, max_side: int = 2048) -> Image.Image:
+    return load_sized(path, max_side)[0]
 
 
 def details(ctx: TaskContext, path: str) -> PhotoInfo:
@@ -275,32 +281,71 @@ class CompareData:
     infos: list[PhotoInfo]
     images: list[object] = field(default_factory=list)  # QImage or None
     errors: list[str | None] = field(default_factory=list)
-    diff: object = None  # QImage overlay (red where the photos differ) or None
-    diff_fraction: float | None = None
+    sizes: list[tuple[int, int] | None] = field(default_factory=list)  # full shown sizes
+    alignment: Alignment | None = None  # left photo's pixels -> right photo's
+    diffs: list[object] = field(default_factory=lambda: [None, None])  # QImage overlays, one per side
+    diff_fraction: float | None = None  # of the overlap
+
+    @property
+    def diff(self) -> object:
+        return self.diffs[0]
+
+
+def _display_map(alignment: Alignment, sizes, shown) -> Alignment:
+    """``alignment`` restated between the two shown (reduced) pictures."""
+    to_full_a = np.diag([sizes[0][0] / shown[0][0], sizes[0][1] / shown[0][1], 1.0])
+    to_shown_b = np.diag([shown[1][0] / sizes[1][0], shown[1][1] / sizes[1][1], 1.0])
+    return Alignment(to_shown_b @ alignment.matrix @ to_full_a, alignment.matched)
+
+
+def _overlays(a: Image.Image, b: Image.Image, m: Alignment) -> tuple[Image.Image, Image.Image, float]:
+    """Where the pictures differ, drawn on each side, and the share of the overlap that does:
+    b is drawn into a's frame through ``m`` (a's shown pixels -> b's), so a crop or a turned
+    copy is compared with the part of the other it shows."""
+    warped = b.transform(a.size, Image.Transform.AFFINE, m.affine(), Image.Resampling.BILINEAR)
+    inside = Image.new("L", b.size, 255).transform(a.size, Image.Transform.AFFINE, m.affine(),
+                                                   Image.Resampling.NEAREST, fillcolor=0)
+    diff = np.asarray(ImageChops.difference(a, warped).convert("L"))
+    valid = np.asarray(inside) > 0
+    mask = (diff > 40) & valid
+    fraction = float(mask.sum()) / max(1, int(valid.sum()))
+    red = Image.fromarray(np.where(mask, 170, 0).astype(np.uint8))
+    back = red.transform(b.size, Image.Transform.AFFINE, tuple(float(v) for v in m.inverse().matrix[:2].ravel()),
+                         Image.Resampling.NEAREST, fillcolor=0)
+    sides = []
+    for alpha, size in ((red, a.size), (back, b.size)):
+        overlay = Image.new("RGBA", size, (255, 30, 60, 0))
+        overlay.putalpha(alpha)
+        sides.append(overlay)
+    return sides[0], sides[1], fraction
 
 
 def compare(ctx: TaskContext, paths: Sequence[str], max_side: int = 1600) -> CompareData:
+    """Both photos, their facts, the map between them (``core.alignment``: by shared detail,
+    else by their frames) and where they differ over the overlap."""
     data = CompareData([read_metadata(p) for p in paths])
     pils: list[Image.Image | None] = []
     for p in paths:
         try:
-            pil = load_picture(p, max_side)
+            pil, size = load_sized(p, max_side)
             pils.append(pil)
             data.images.append(pil_to_qimage(pil))
+            data.sizes.append(size)
             data.errors.append(None)
         except Exception as exc:  # noqa: BLE001 - shown in the view
             pils.append(None)
             data.images.append(None)
+            data.sizes.append(None)
             data.errors.append(getattr(exc, "reason", str(exc)))
-    if len(pils) == 2 and pils[0] is not None and pils[1] is not None:
-        a, b = pils
-        b = b.resize(a.size, Image.Resampling.BILINEAR)
-        diff = ImageChops.difference(a, b).convert("L")
-        mask = diff.point(lambda v: 255 if v > 40 else 0)
-        data.diff_fraction = float(np.count_nonzero(np.asarray(mask))) / max(1, a.width * a.height)
-        overlay = Image.new("RGBA", a.size, (255, 30, 60, 0))
-        overlay.putalpha(ImageOps.autocontrast(mask).point(lambda v: 170 if v else 0))
-        data.diff = pil_to_qimage(overlay)
+    if len(pils) != 2 or pils[0] is None or pils[1] is None:
+        return data
+    try:
+        data.alignment = align(paths[0], paths[1])
+    except Exception:  # noqa: BLE001 - no detail to match: lay the frames on each other
+        data.alignment = by_frames(data.sizes[0], data.sizes[1])
+    shown = [pils[0].size, pils[1].size]
+    left, right, data.diff_fraction = _overlays(pils[0], pils[1], _display_map(data.alignment, data.sizes, shown))
+    data.diffs = [pil_to_qimage(left), pil_to_qimage(right)]
     return data
 
 
