@@ -1173,7 +1173,7 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
     if not args.yes and not _confirm(f"Move {count} ({size}) {where}? [y/N] "):
         _note("nothing was moved")
         return EXIT_ERROR, action
-    from .core.file_actions import ActionResult, FileMover, RefusedError
+    from .core.file_actions import ActionResult, FileMover, RefusedError, shared_folder
 
     planned = len(plan.moves)
     dropped = plan.recheck()
@@ -1182,7 +1182,7 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
         if not plan.moves:
             result = ActionResult()
         else:
-            shared = [os.path.commonpath([os.path.dirname(p) for p in plan.paths])] if args.keep_folders else []
+            shared = [shared_folder(plan.paths)] if args.keep_folders else []
             result = mover.trash(plan.paths) if args.trash else mover.move_to(plan.paths, destination, shared)
     except RefusedError as exc:  # the plan leaves reference folders out: only if they changed meanwhile
         raise UsageError(f"nothing was moved: {exc}") from exc

@@ -492,6 +492,12 @@ class Recovery:
         return bool(self.finished or self.rolled_back or self.notes)
 
 
+def shared_folder(paths: Sequence[str]) -> str:
+    """The deepest folder holding every one of ``paths``: what a move that keeps the folders
+    keeps them below (CLI ``--keep-folders`` and the app's "Keep their folders" alike)."""
+    return os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+
+
 def kept_folder(src: str, roots: Sequence[str], folder: str) -> str:
     """Where ``src`` goes below ``folder`` to keep its place below the deepest of ``roots``
     holding it (``folder`` itself for a file under none of them)."""

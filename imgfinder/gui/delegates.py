@@ -5,14 +5,33 @@ elided file name, and a similarity badge. Painting never decodes: it asks the
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from .models import FolderHintRole, PathRole, ScoreRole
+from .models import DistinctRole, FolderHintRole, PathRole, ScoreRole
 from .workers import ThumbnailLoader
 
 PADDING = 6
 TEXT_LINES = 1
+
+
+def elide_name(fm: QFontMetrics, name: str, distinct: int, width: int) -> str:
+    """``name`` in ``width`` px, keeping what tells it apart from its neighbours: the text
+    from ``distinct`` (where it differs from the most alike name; ``distinct_starts``) on,
+    and as much of the start as fits before it ("IMG_2023…142234.jpg"), not the middle cut
+    that hides the one digit two burst shots differ by."""
+    if fm.horizontalAdvance(name) <= width:
+        return name
+    cut = max(0, min(distinct, len(name)) - 2)  # two characters of context before the difference
+    tail = name[cut:]
+    if cut == 0 or fm.horizontalAdvance("…" + tail) > width:
+        # The differing part alone is too long: from a little before it, cut at the end
+        # (the extension goes first), or the usual middle cut when the names differ early.
+        if cut == 0:
+            return fm.elidedText(name, Qt.TextElideMode.ElideMiddle, width)
+        return fm.elidedText("…" + tail, Qt.TextElideMode.ElideRight, width)
+    head = fm.elidedText(name[:cut], Qt.TextElideMode.ElideRight, width - fm.horizontalAdvance(tail))
+    return head + tail if head else "…" + tail
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -92,17 +111,18 @@ class ThumbnailDelegate(QStyledItemDelegate):
         text_colour = palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
         hint = index.data(FolderHintRole)
         label = index.data() or ""
+        distinct = index.data(DistinctRole) or 0
         centre = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
         if not hint:
             painter.setPen(text_colour)
-            painter.drawText(rect, centre, fm.elidedText(label, Qt.TextElideMode.ElideMiddle, rect.width()))
+            painter.drawText(rect, centre, elide_name(fm, label, distinct, rect.width()))
             return
         name = label[len(hint) + 1:]
         folder_room = rect.width() - fm.horizontalAdvance(name)
         if folder_room < fm.horizontalAdvance("…/") + fm.horizontalAdvance("M") * 3:
-            # Too narrow for both: keep the ends of "folder/name" (the folder's start, the name's end).
+            # Too narrow for both: the name, with the part that tells it apart kept.
             painter.setPen(text_colour)
-            painter.drawText(rect, centre, fm.elidedText(label, Qt.TextElideMode.ElideMiddle, rect.width()))
+            painter.drawText(rect, centre, elide_name(fm, name, distinct, rect.width()))
             return
         folder = fm.elidedText(hint + "/", Qt.TextElideMode.ElideMiddle, folder_room)
         width = fm.horizontalAdvance(folder) + fm.horizontalAdvance(name)

@@ -1,15 +1,18 @@
 """Dialogs: the confirmation before any file is moved (how many files, how many bytes),
 folder management (reference folders) and the full-size preview.
 
-``confirm_file_action`` is a module function so tests can replace it with an auto-accept.
+``confirm_file_action`` and ``confirm_move`` are module functions so tests can replace them
+with an auto-accept.
 """
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+    QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
     QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget,
 )
 
@@ -32,6 +35,36 @@ def confirm_file_action(parent: QWidget | None, verb: str, count: int, total_byt
     box.button(QMessageBox.StandardButton.Ok).setText(verb)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     return box.exec() == QMessageBox.StandardButton.Ok
+
+
+def move_box(parent: QWidget | None, count: int, total_bytes: int, destination: str,
+             below: str) -> tuple[QMessageBox, QCheckBox]:
+    """The question before a move, with "Keep their folders": each photo then lands in
+    ``destination`` at its place below ``below`` (the folder all of them are in), so moved
+    copies can be reviewed and put back by hand (the CLI's ``--move-to DIR --keep-folders``)."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(f"Move {photos(count)}?")
+    box.setText(f"Move {photos(count)} ({human_bytes(total_bytes)}) to {destination}?")
+    box.setInformativeText("You can undo this with Edit ▸ Undo (Ctrl+Z). No photo is modified or deleted.")
+    keep = QCheckBox(f"Keep their folders (as below {below})")
+    keep.setObjectName("keepFolders")
+    keep.setToolTip(f"a/x.jpg and b/x.jpg below {below} land in {os.path.join(destination, 'a')} and "
+                    f"{os.path.join(destination, 'b')}; unticked, all land in {destination} itself")
+    box.setCheckBox(keep)
+    box.setStandardButtons(QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Ok)
+    box.button(QMessageBox.StandardButton.Ok).setText("Move")
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return box, keep
+
+
+def confirm_move(parent: QWidget | None, count: int, total_bytes: int, destination: str,
+                 below: str) -> bool | None:
+    """Ask before a move: None when cancelled, else whether to keep the folders."""
+    box, keep = move_box(parent, count, total_bytes, destination, below)
+    if box.exec() != QMessageBox.StandardButton.Ok:
+        return None
+    return keep.isChecked()
 
 
 def ask_rebuild_catalog(parent: QWidget | None, message: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSlider,
@@ -24,6 +24,8 @@ from .workers import ThumbnailLoader
 MemberRole = Qt.ItemDataRole.UserRole + 10
 COLUMNS = ["Photo", "Similarity", "Kind", "Resolution", "Size", "Folder"]
 KEEP_BG = QColor(46, 160, 90, 40)
+PHOTO_COLUMN = (180, 330)  # the photo column's width: at least, at most (px)
+FOLDER_MIN = 110  # px of the Folder column kept in view before the photo column grows
 KindRole = Qt.ItemDataRole.UserRole + 11  # on a group's header item: its kind
 # The kind filter's entries: (label, kinds shown).
 KIND_FILTERS = [
@@ -92,9 +94,16 @@ class DuplicatesView(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 330)
-        for col, width in ((1, 90), (2, 120), (3, 100), (4, 90)):
-            header.resizeSection(col, width)
+        fm = self.tree.fontMetrics()
+        # The short columns as wide as what they hold; the photo column takes what the
+        # window has left after them and a readable folder (``_fit_columns``).
+        for col, sample in ((1, "100.0%"), (2, "★ edited copy"), (3, "8256×5504"), (4, "123.4 MB")):
+            header.resizeSection(col, max(fm.horizontalAdvance(sample), fm.horizontalAdvance(COLUMNS[col])) + 18)
+        header.resizeSection(0, PHOTO_COLUMN[1])
+        self._fitting = False
+        self._photo_sized_by_user = False
+        header.sectionResized.connect(self._section_resized)
+        self.tree.viewport().installEventFilter(self)  # its size is final when it hears of it
         loader.ready.connect(self.tree.viewport().update)
 
         floor = int(round(DEFAULT_FLOOR * 1000))
@@ -461,7 +470,31 @@ class DuplicatesView(QWidget):
         self.act_trash.setEnabled(checked)
         self.act_move.setEnabled(checked)
 
-    # -- pairs for compare / not duplicates ------------------------------------------------------
+    # -- column widths --------------------------------------------------------------------------
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_columns()
+        return super().eventFilter(watched, event)
+
+    def _fit_columns(self) -> None:
+        """The photo column gives up width in a narrow window so Size and Folder stay in view
+        (at 900 x 650 they were behind a scroll bar), up to ``PHOTO_COLUMN``; a width the
+        user dragged it to is kept."""
+        if self._photo_sized_by_user:
+            return
+        header = self.tree.header()
+        others = sum(header.sectionSize(c) for c in range(1, len(COLUMNS) - 1))
+        room = self.tree.viewport().width() - others - FOLDER_MIN
+        width = max(PHOTO_COLUMN[0], min(PHOTO_COLUMN[1], room))
+        if width != header.sectionSize(0):
+            self._fitting = True
+            header.resizeSection(0, width)
+            self._fitting = False
+
+    def _section_resized(self, index: int, old: int, new: int) -> None:
+        if index == 0 and not self._fitting and self.tree.isVisible():
+            self._photo_sized_by_user = True
+
     def current_pair(self) -> tuple[GroupMember, GroupMember] | None:
         """Two selected members of one group, or the current member and its keeper."""
         rows = [self.model.itemFromIndex(ix.siblingAtColumn(0)) for ix in self.tree.selectionModel().selectedRows()]

@@ -172,10 +172,12 @@ class Engine:
             return result
 
     def move(self, ctx: TaskContext, paths: Sequence[str], folder: str, reference: Sequence[str],
-             kept: Sequence[tuple[Sequence[GroupMember], Sequence[str]]] | None = None) -> ActionResult:
+             kept: Sequence[tuple[Sequence[GroupMember], Sequence[str]]] | None = None,
+             keep_folders_of: Sequence[str] = ()) -> ActionResult:
         with self.lock:
             paths, dropped = _recheck(paths, kept)
-            result = FileMover(self.lib.catalog, reference).move_to(paths, folder) if paths else ActionResult()
+            mover = FileMover(self.lib.catalog, reference)
+            result = mover.move_to(paths, folder, keep_folders_of) if paths else ActionResult()
             result.failed[:0] = dropped
             return result
 

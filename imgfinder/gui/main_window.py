@@ -23,7 +23,7 @@ from ..core.duplicates import GroupMember, removable_copies
 from ..core.group_kind import KIND_SHOTS
 from ..core.embedding import Embedder
 from ..core.export import write_csv, write_json
-from ..core.file_actions import ActionResult, is_under
+from ..core.file_actions import ActionResult, is_under, shared_folder
 from ..core.formats import IMAGE_EXTENSIONS
 from ..core.indexer import IndexSummary
 from ..core.skip_reasons import describe_skipped
@@ -35,7 +35,7 @@ from .details_panel import DetailsPanel
 from .duplicates_view import DuplicatesView
 from .icons import app_icon, icon
 from .library_view import LibraryView
-from .models import PathRole, RowRole, folder_hints, human_bytes
+from .models import PathRole, RowRole, distinct_starts, folder_hints, human_bytes
 from .problems_view import ProblemsView
 from .settings import AppSettings
 from .similar_view import SimilarView
@@ -501,16 +501,16 @@ class MainWindow(QMainWindow):
         key = self.library_view.sort_key()
         def work(ctx):
             rows = self.engine.rows(ctx, key)
-            return rows, folder_hints(r.path for r in rows)
+            return rows, folder_hints(r.path for r in rows), distinct_starts(os.path.basename(r.path) for r in rows)
 
         self.runner.submit("rows", work, cancel_running=True)
 
     def _done_rows(self, result) -> None:
-        rows, hints = result
+        rows, hints, distinct = result
         grid = self.library_view.grid
         current = grid.currentIndex().data(PathRole)
         scroll = grid.verticalScrollBar().value()
-        self.library_view.model.set_rows(rows, hints=hints)
+        self.library_view.model.set_rows(rows, hints=hints, distinct=distinct)
         if current:
             ix = self.library_view.model.index_of_path(current) if len(rows) < 200_000 else QModelIndex()
             if ix.isValid():
@@ -876,11 +876,14 @@ class MainWindow(QMainWindow):
         folder = dialogs.choose_folder(self, "Move the selected photos to…")
         if not folder:
             return
-        if not dialogs.confirm_file_action(self, "Move", len(rows), sum(r.size for r in rows), folder):
-            return
         paths, reference = [r.path for r in rows], list(self.settings.reference_folders)
+        below = shared_folder(paths)
+        keep_folders = dialogs.confirm_move(self, len(rows), sum(r.size for r in rows), folder, below)
+        if keep_folders is None:
+            return
         kept = self._kept_groups(paths)
-        self.runner.submit("files", lambda ctx: ("move", self.engine.move(ctx, paths, folder, reference, kept)))
+        roots = [below] if keep_folders else []
+        self.runner.submit("files", lambda ctx: ("move", self.engine.move(ctx, paths, folder, reference, kept, roots)))
 
     def _kept_groups(self, paths: list[str]):  # -> list[tuple[list[GroupMember], list[str]]] | None
         """From the duplicates tab: each group's copies that stay, checked again by content

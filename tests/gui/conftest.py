@@ -52,12 +52,21 @@ def make_window(qtbot, tmp_path: Path, monkeypatch):
         return True
 
     monkeypatch.setattr(dialogs, "confirm_file_action", accept)
+    move_answer = {"keep_folders": False}  # what the auto-accepted move question answers
+
+    def accept_move(parent, count, total_bytes, destination, below):
+        confirmations.append(("Move", count, total_bytes, destination))
+        move_answer["below"] = below
+        return move_answer["keep_folders"]
+
+    monkeypatch.setattr(dialogs, "confirm_move", accept_move)
     windows = []
 
     def make(embedder=None, data_dir=None):
         embedder = embedder or FakeEmbedder()
         w = MainWindow(data_dir or tmp_path / "data", lambda: embedder)
         w.confirmations = confirmations
+        w.move_answer = move_answer
         qtbot.addWidget(w)
         w.show()
         qtbot.waitUntil(lambda: w.ready, timeout=10_000)

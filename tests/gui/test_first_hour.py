@@ -438,3 +438,29 @@ def test_a_small_window_gives_the_tables_the_width(qtbot, make_window, gui_photo
     assert window.details.isVisible()
     qtbot.waitUntil(lambda: 0 < window.splitter.sizes()[1] <= max(window.details.minimumWidth(), 900 * DETAILS_SHARE),
                     timeout=3000)
+
+
+def test_at_900_x_650_the_duplicates_table_shows_every_column(qtbot, make_window, gui_photos: Path) -> None:
+    """Issue #23: the table hid Size and Folder behind a scroll bar at 900 x 650."""
+    from imgfinder.gui.duplicates_view import COLUMNS, FOLDER_MIN, PHOTO_COLUMN
+
+    window = make_window()
+    window.show()
+    index_and_wait(qtbot, window, gui_photos)
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "duplicates"):
+        window.find_duplicates()
+    window.tabs.setCurrentIndex(2)
+    tree = window.duplicates_view.tree
+    header = tree.header()
+    folder = len(COLUMNS) - 1
+    window.resize(900, 650)
+    qtbot.waitUntil(lambda: header.sectionSize(0) < PHOTO_COLUMN[1], timeout=3000)
+    qtbot.wait(50)
+    assert tree.horizontalScrollBar().maximum() == 0
+    assert header.sectionViewportPosition(folder) + FOLDER_MIN <= tree.viewport().width()
+    window.resize(1400, 800)
+    qtbot.waitUntil(lambda: header.sectionSize(0) == PHOTO_COLUMN[1], timeout=3000)
+    header.resizeSection(0, 260)  # the user's width is kept
+    window.resize(900, 650)
+    qtbot.wait(100)
+    assert header.sectionSize(0) == 260

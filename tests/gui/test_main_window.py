@@ -314,3 +314,54 @@ def test_reopened_library_counts_photos_not_unreadable_files(qtbot, make_window,
     window = make_window(data_dir=data)
     assert window.status_label.full_text() == "15 photos in the library"
     assert window.engine.lib.catalog.count() == 16
+
+
+@pytest.mark.parametrize("keep_folders", [True, False])
+def test_move_to_a_folder_can_keep_the_folders(qtbot, make_window, gui_photos: Path, tmp_path: Path, monkeypatch,
+                                                keep_folders: bool) -> None:
+    """Issue #23: the app's move offers what ``--move-to DIR --keep-folders`` does."""
+    from imgfinder.gui import dialogs
+
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "duplicates"):
+        window.find_duplicates()
+    dv = window.duplicates_view
+    dv.select_all_but_best()
+    chosen = dv.checked_paths()
+    assert any("/sub/" in p for p in chosen) and any("/sub/" not in p for p in chosen)
+    target = tmp_path / "review"
+    monkeypatch.setattr(dialogs, "choose_folder", lambda parent, title: str(target))
+    window.move_answer["keep_folders"] = keep_folders
+    with qtbot.waitSignal(window.job_done, timeout=10_000, check_params_cb=lambda k: k == "files"):
+        window.act_move.trigger()
+    assert window.move_answer["below"] == str(gui_photos)
+    assert all(not os.path.exists(p) for p in chosen)
+    landed = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    want = sorted(os.path.relpath(p, gui_photos) if keep_folders else os.path.basename(p) for p in chosen)
+    assert landed == want
+    with qtbot.waitSignal(window.job_done, timeout=10_000, check_params_cb=lambda k: k == "files"):
+        window.act_undo.trigger()
+    assert all(os.path.exists(p) for p in chosen)
+
+
+def test_the_move_question_has_a_keep_folders_box(qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from imgfinder.gui import dialogs
+
+    box, keep = dialogs.move_box(None, 3, 2048, "/tmp/review", "/home/me/Pictures")
+    assert "Move 3 photos (2.0 KB) to /tmp/review?" == box.text()
+    assert "/home/me/Pictures" in keep.text() and not keep.isChecked()
+    answers = iter([(True, QMessageBox.StandardButton.Ok), (False, QMessageBox.StandardButton.Ok),
+                    (True, QMessageBox.StandardButton.Cancel)])
+
+    def answer(box):
+        tick, button = next(answers)
+        box.checkBox().setChecked(tick)
+        return button
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    assert dialogs.confirm_move(None, 3, 1, "/tmp/r", "/p") is True
+    assert dialogs.confirm_move(None, 3, 1, "/tmp/r", "/p") is False
+    assert dialogs.confirm_move(None, 3, 1, "/tmp/r", "/p") is None
