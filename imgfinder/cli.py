@@ -319,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     act = g.add_mutually_exclusive_group()
     act.add_argument("--trash", action="store_true",
-                     help="move every listed copy but the one to keep to the trash (freedesktop.org trash)")
+                     help="move every listed copy but the one to keep to the trash (the freedesktop.org "
+                          "trash; on Windows and macOS the system's, from which undo cannot take them back)")
     act.add_argument("--move-to", type=Path, default=None, metavar="FOLDER",
                      help="move them into FOLDER instead (made if missing; a name taken there gets ' (1)')")
     g.add_argument("--keep-folders", action="store_true",
@@ -1138,8 +1139,11 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
         if out is not None:
             print(text, file=out, flush=True)
 
+    from .core.system_trash import restore_hint, trash_name, uses_system_trash
+
     destination = None if args.trash else os.path.abspath(args.move_to)
-    where = "to the trash" if args.trash else f"to {display_path(destination)}"
+    where = f"to {trash_name()}" if args.trash else f"to {display_path(destination)}"
+    no_undo = args.trash and uses_system_trash()  # the system's trash (Windows, macOS)
     action: dict[str, Any] = {
         "action": "trash" if args.trash else "move", "destination": destination, "dry_run": args.dry_run,
         "files": [{"path": m.row.path, "size": m.row.size, "group": n} for n, m in plan.moves],
@@ -1191,8 +1195,9 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
     action["failed"] = [{"path": p, "reason": why} for p, why in result.failed]
     action["bytes"], action["batch"] = result.bytes, result.batch
     if result.done:
-        say(f"moved {_files(len(result.done))} ({human_size(result.bytes)}) {where}; "
-            "'imgfinder undo' puts them back:")
+        back = (f"imgfinder cannot put them back from there; to restore them, {restore_hint()}" if no_undo
+                else "'imgfinder undo' puts them back")
+        say(f"moved {_files(len(result.done))} ({human_size(result.bytes)}) {where}; {back}:")
         for src, dst in result.done:
             say(f"  {display_path(src)} -> {display_path(dst)}")
     for path, why in result.failed:
@@ -1259,6 +1264,12 @@ def _cmd_undo(data_dir: Path, args: argparse.Namespace) -> int:
         _report_recovery(recovery)
     for src, dst in result.skipped:
         _note(f"set aside {display_path(src)} (it stays at {display_path(dst)}; the log no longer offers it)")
+    if result.in_system_trash:
+        from .core.system_trash import cannot_undo
+
+        for path in result.in_system_trash:
+            _note(f"not put back {display_path(path)}: it is in the system's trash")
+        _note(cannot_undo(len(result.in_system_trash)))
     if result.batch is None:
         raise UsageError("nothing to undo: every clean-up logged in this library was undone already "
                          "(or none was made)")
@@ -1266,6 +1277,7 @@ def _cmd_undo(data_dir: Path, args: argparse.Namespace) -> int:
         print(json.dumps({
             "batch": result.batch, "restored": [{"path": src, "from": dst} for dst, src in result.done],
             "failed": [{"path": p, "reason": why} for p, why in result.failed], "bytes": result.bytes,
+            "in_system_trash": result.in_system_trash,
         }, indent=2))
     else:
         if result.done:
@@ -1281,7 +1293,7 @@ def _cmd_undo(data_dir: Path, args: argparse.Namespace) -> int:
         _note(f"{_files(len(result.failed))} of this clean-up could not be put back and stay in the log; "
               "'imgfinder undo' tries them again, 'imgfinder undo --skip' sets them aside and undoes the "
               "clean-up before it")
-    return EXIT_UNREADABLE if result.failed else EXIT_OK
+    return EXIT_UNREADABLE if result.failed or result.in_system_trash else EXIT_OK
 
 
 def _report_recovery(recovery) -> None:

@@ -315,6 +315,33 @@ def test_the_reference_folders_chosen_in_the_app_are_never_touched(env, capsys, 
     assert after["ref/exact_2.jpg"] == before["ref/exact_2.jpg"]
 
 
+def test_on_macos_trash_is_the_systems_and_undo_says_how_to_restore(env, capsys, monkeypatch, tmp_path) -> None:
+    """The platform faked: send2trash takes the copies; the CLI says undo cannot."""
+    from imgfinder.core import system_trash
+
+    bin_dir = tmp_path / "MacTrash"
+    bin_dir.mkdir()
+    sent = []
+
+    def fake_send(path: str) -> None:
+        sent.append(path)
+        shutil.move(path, bin_dir / f"{len(sent)} {os.path.basename(path)}")
+
+    monkeypatch.setattr(system_trash, "current", lambda: "darwin")
+    monkeypatch.setattr(system_trash, "default_sender", lambda: fake_send)
+    before = fingerprint(env.root)
+    code, out, err = run(capsys, monkeypatch, "duplicates", "--trash", "--yes", "--reference", str(env.ref),
+                         "--data-dir", env.data, "-q")
+    assert code == 0, err
+    assert {os.path.relpath(p, env.root) for p in sent} == env.to_move
+    assert sorted(fingerprint(bin_dir).values()) == sorted(before[p] for p in env.to_move)
+    assert "to the Trash" in out and "Put Back" in out and "'imgfinder undo' puts" not in out
+    assert not (env.trash / "files").exists() or not list((env.trash / "files").iterdir())
+    code, out, err = run(capsys, monkeypatch, "undo", "--data-dir", env.data)
+    assert code == 2 and out == "put back no file\n"
+    assert err.count("it is in the system's trash") == 5 and "File ▸ Put Back" in err and "tries them again" not in err
+
+
 def test_bursts_are_moved_only_when_listed_alone(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     files = burst_library(tmp_path / "lib")

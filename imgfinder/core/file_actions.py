@@ -13,6 +13,8 @@ each file that was not moved gets its own reason.
 The trash follows the freedesktop.org Trash specification (what GNOME, KDE and most file
 managers use): the .trashinfo is created first, exclusively, to reserve the name, then the
 file goes to ``files/``; so trashed photos can also be restored from the desktop's trash.
+On Windows and macOS the trash is the system's (``system_trash``): photos go in through its
+API, journaled the same way, and undo says how to restore them from there.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from urllib.parse import quote, unquote_to_bytes
 
 from .catalog import DONE, PENDING, UNDOING, Catalog, JournalEntry
 from .safe_move import (
-    TEMP_PREFIX, Expected, Skipped, Transfer, file_hash, identity, is_temp_name, sweep_stale_temps,
+    TEMP_PREFIX, Expected, Skipped, Transfer, check_unchanged, file_hash, identity, is_temp_name, sweep_stale_temps,
 )
+from . import system_trash
+from .system_trash import SYSTEM_TRASH, Sender, trash_name, uses_system_trash
 
 TRASH = "trash"
 MOVE = "move"
@@ -60,6 +64,9 @@ class ActionResult:
     batch: int | None = None
     bytes: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, destination) set aside by undo --skip
+    # Photos an undo found in the system's trash (Windows, macOS): it cannot take them out,
+    # says how to (``system_trash.restore_hint``) and sets their entries aside.
+    in_system_trash: list[str] = field(default_factory=list)
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -601,9 +608,23 @@ def _recover_locked(catalog: Catalog, report: Recovery) -> None:
                                 f"{getattr(exc, 'strerror', None) or exc}")
 
 
+def _recover_system_trash(catalog: Catalog, e: JournalEntry, report: Recovery) -> None:
+    """A photo being handed to the system's trash when the process died: gone from its
+    place, it is in the trash (logged, for undo to say so); still there, it never left."""
+    if os.path.lexists(e.source):
+        catalog.journal_drop(e.id)
+        report.rolled_back.append(e.source)
+    else:
+        catalog.journal_state(e.id, DONE)
+        report.finished.append((e.source, e.destination or e.source))
+
+
 def _recover_one(catalog: Catalog, e: JournalEntry, report: Recovery) -> None:
     """Settle one entry left in flight by what the files show."""
     assert e.destination is not None
+    if e.action == SYSTEM_TRASH:
+        _recover_system_trash(catalog, e, report)
+        return
     src, dst = e.source, e.destination
     _sweep_dead_temps(os.path.dirname(dst))
     _sweep_dead_temps(os.path.dirname(src))
@@ -654,9 +675,15 @@ class FileMover:
     """Trash or move catalogued photos, journaling each move (durably, before it is made),
     and undo the last batch."""
 
-    def __init__(self, catalog: Catalog, reference_folders: Sequence[str] = ()) -> None:
+    def __init__(self, catalog: Catalog, reference_folders: Sequence[str] = (), platform: str | None = None,
+                 sender: Sender | None = None) -> None:
+        """``platform`` (``sys.platform`` unless given) picks the trash: the system's on
+        Windows and macOS, through ``sender`` (send2trash unless given), else freedesktop's."""
         self.catalog = catalog
         self.reference_folders = [os.path.abspath(f) for f in reference_folders]
+        self.system_trash = uses_system_trash(platform)
+        self.platform = platform
+        self._sender = sender
         self._swept: set[Path | str] = set()  # trash and target folders cleaned of stale temporary copies
         self._batch: int | None = None
         self.recovery: Recovery | None = None  # what the last undo's recovery did first
@@ -738,6 +765,9 @@ class FileMover:
             raise NotDone("is no longer there")
         expected = self._expected(src)
         size = expected.size or 0
+        if action == TRASH and self.system_trash:
+            self._to_system_trash(src, expected, result)
+            return
         if action == TRASH:
             if in_trash(src):
                 raise NotDone("is already in the trash")
@@ -803,6 +833,50 @@ class FileMover:
             if not moved:
                 _remove_dirs(created)
 
+    def _to_system_trash(self, src: str, expected: Expected, result: ActionResult) -> None:
+        """Hand ``src`` to the system's trash once it is checked to be what was scanned
+        (size, time, content), journaled before it goes. The system names the place it takes
+        the photo to and tells nobody: the journal keeps the photo's own path."""
+        try:
+            st = check_unchanged(src, expected)
+            digest, n = file_hash(src)
+        except Skipped as exc:
+            raise NotDone(exc.reason) from exc
+        except OSError as exc:
+            raise NotDone(f"could not be read to check it: {exc.strerror or exc}") from exc
+        if digest != expected.hash or n != st.st_size:
+            raise NotDone("its content changed since it was scanned")
+        try:
+            self._batch, entry = self.catalog.journal_intent(
+                self._batch, SYSTEM_TRASH, src, src, expected.hash, expected.size)
+        except Exception as exc:  # noqa: BLE001 - a move that is not logged is not made
+            raise NotDone(f"could not be recorded ({exc}), so it was left in place") from exc
+        sender = self._sender or system_trash.default_sender()
+        try:
+            sender(src)
+        except BaseException as exc:
+            if os.path.lexists(src):  # it never left
+                self._forget(entry)
+                if isinstance(exc, Exception):
+                    raise NotDone(f"{trash_name(self.platform)} refused it: {exc}") from exc
+                raise
+            self._moved_to_system(entry, src, expected.size or 0, result)
+            if isinstance(exc, Exception):
+                return
+            raise
+        if os.path.lexists(src):
+            self._forget(entry)
+            raise NotDone(f"is still here: {trash_name(self.platform)} did not take it")
+        self._moved_to_system(entry, src, expected.size or 0, result)
+
+    def _moved_to_system(self, entry: int, src: str, size: int, result: ActionResult) -> None:
+        result.done.append((src, trash_name(self.platform)))
+        result.bytes += size
+        with contextlib.suppress(Exception):
+            self.catalog.journal_state(entry, DONE)
+        with contextlib.suppress(Exception):
+            self.catalog.remove_paths([src])
+
     def _forget(self, entry: int) -> None:
         """The file did not move: drop its intent (left to ``recover`` if that fails)."""
         with contextlib.suppress(Exception):
@@ -839,6 +913,11 @@ class FileMover:
             if last is None:
                 return result
             result.batch, entries = last
+            in_system = [e for e in entries if e.action == SYSTEM_TRASH]
+            if in_system:  # undo cannot take photos out of the system's trash: said, set aside
+                result.in_system_trash = [e.source for e in in_system]
+                self.catalog.skip_actions([e.id for e in in_system])
+                entries = [e for e in entries if e.action != SYSTEM_TRASH]
             for e in entries:
                 try:
                     self._undo_one(e, result)

@@ -16,13 +16,14 @@ from PySide6.QtWidgets import (
     QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget,
 )
 
+from ..core.system_trash import trash_name, undo_note
 from .models import human_bytes
 from .wording import photos
 
 
 def confirm_file_action(parent: QWidget | None, verb: str, count: int, total_bytes: int, destination: str | None = None) -> bool:
     """Ask before moving files; says how many files and bytes, and where they go."""
-    where = f" to {destination}" if destination else " to the trash"
+    where = f" to {destination}" if destination else f" to {trash_name()}"
     # "Move to trash" is the button; the sentence says where once ("Move 3 photos ... to
     # the trash?", not "Move to trash 3 photos ... to the trash?").
     sentence_verb = verb.removesuffix(" to trash")
@@ -30,7 +31,8 @@ def confirm_file_action(parent: QWidget | None, verb: str, count: int, total_byt
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle(f"{sentence_verb} {photos(count)}{where if not destination else ''}?")
     box.setText(f"{sentence_verb} {photos(count)} ({human_bytes(total_bytes)}){where}?")
-    box.setInformativeText("You can undo this with Edit ▸ Undo (Ctrl+Z). No photo is modified or deleted.")
+    undo = undo_note() if destination is None else "You can undo this with Edit ▸ Undo (Ctrl+Z)."
+    box.setInformativeText(f"{undo} No photo is modified or deleted.")
     box.setStandardButtons(QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Ok)
     box.button(QMessageBox.StandardButton.Ok).setText(verb)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)

@@ -27,6 +27,7 @@ from ..core.file_actions import ActionResult, is_under, shared_folder
 from ..core.formats import IMAGE_EXTENSIONS
 from ..core.indexer import IndexSummary
 from ..core.skip_reasons import describe_skipped
+from ..core.system_trash import cannot_undo, trash_name, uses_system_trash
 from ..core.thumbnails import ThumbnailCache
 from . import dialogs, jobs
 from .about import AboutDialog
@@ -902,17 +903,21 @@ class MainWindow(QMainWindow):
             restored = {dst for _, dst in res.done}
             self.hidden -= restored | {src for src, _ in res.done}
             text = f"Undone: {photos(len(res.done))} put back" if res.done else "Nothing to undo"
+            if res.in_system_trash:
+                text = f"{photos(len(res.in_system_trash))} in {trash_name()}: restore them from there"
+                QMessageBox.information(self, f"Restore from {trash_name()}", cannot_undo(len(res.in_system_trash)))
         else:
             moved = {src for src, _ in res.done}
             self.hidden |= moved
             self.thumbs.forget(moved)
             self.library_view.model.remove_paths(moved)
             self.similar_view.model.remove_paths(moved)
-            where = "to the trash" if action == "trash" else "to the folder"
-            text = f"Moved {photos(len(res.done))} ({human_bytes(res.bytes)}) {where} — Undo with Ctrl+Z"
+            where = f"to {trash_name()}" if action == "trash" else "to the folder"
+            back = ("restore them from there" if action == "trash" and uses_system_trash() else "Undo with Ctrl+Z")
+            text = f"Moved {photos(len(res.done))} ({human_bytes(res.bytes)}) {where} — {back}"
         if res.failed:
             text += f"; {len(res.failed):,} failed"
-            QMessageBox.warning(self, "Some photos were not moved",
+            QMessageBox.warning(self, "Some photos were not put back" if action == "undo" else "Some photos were not moved",
                                 "\n".join(f"{p}: {why}" for p, why in res.failed[:20]))
         self._status(text)
         self.reload_rows()

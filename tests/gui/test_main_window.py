@@ -365,3 +365,65 @@ def test_the_move_question_has_a_keep_folders_box(qtbot, monkeypatch) -> None:
     assert dialogs.confirm_move(None, 3, 1, "/tmp/r", "/p") is True
     assert dialogs.confirm_move(None, 3, 1, "/tmp/r", "/p") is False
     assert dialogs.confirm_move(None, 3, 1, "/tmp/r", "/p") is None
+
+
+def test_on_windows_the_trash_is_the_recycle_bin_and_the_app_says_what_undo_cannot(
+        qtbot, make_window, gui_photos: Path, tmp_path: Path, monkeypatch) -> None:
+    """Issue #23, with the platform faked: the system's trash through send2trash, and the
+    question, the status line and undo say plainly that undo cannot take photos back."""
+    import shutil
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from imgfinder.core import system_trash
+
+    bin_dir = tmp_path / "RecycleBin"
+    bin_dir.mkdir()
+    sent: list[str] = []
+
+    def fake_send(path: str) -> None:
+        sent.append(path)
+        shutil.move(path, bin_dir / f"$R{len(sent)}.jpg")
+
+    monkeypatch.setattr(system_trash, "current", lambda: "win32")
+    monkeypatch.setattr(system_trash, "default_sender", lambda: fake_send)
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "duplicates"):
+        window.find_duplicates()
+    window.duplicates_view.select_all_but_best()
+    chosen = window.duplicates_view.checked_paths()
+    said = []  # the status line as each file job ends (a regroup that follows says its own)
+    window.job_done.connect(lambda kind: said.append(window.status_label.full_text()) if kind == "files" else None)
+    with qtbot.waitSignal(window.job_done, timeout=10_000, check_params_cb=lambda k: k == "files"):
+        window.act_trash.trigger()
+    assert sorted(sent) == sorted(chosen) and not (tmp_path / "xdg" / "Trash").exists()
+    assert "Recycle Bin" in said[-1] and "restore them from there" in said[-1]
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda parent, title, text: shown.append((title, text))))
+    with qtbot.waitSignal(window.job_done, timeout=10_000, check_params_cb=lambda k: k == "files"):
+        window.act_undo.trigger()
+    assert shown and shown[0][0] == "Restore from the Recycle Bin"
+    assert "Restore the selected items" in shown[0][1]
+    assert "restore them from there" in said[-1]
+
+
+def test_the_trash_question_on_windows_and_macos_says_undo_cannot(qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from imgfinder.core import system_trash
+    from imgfinder.gui import dialogs
+
+    texts = []
+
+    def answer(box):
+        texts.append((box.text(), box.informativeText()))
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    for platform in ("win32", "darwin", "linux"):
+        monkeypatch.setattr(system_trash, "current", lambda p=platform: p)
+        assert dialogs.confirm_file_action(None, "Move to trash", 2, 10) is False
+    assert "to the Recycle Bin?" in texts[0][0] and "cannot put them back" in texts[0][1]
+    assert "to the Trash?" in texts[1][0] and "Put Back" in texts[1][1]
+    assert "to the trash?" in texts[2][0] and "Ctrl+Z" in texts[2][1]
