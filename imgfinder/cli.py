@@ -323,6 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "trash; on Windows and macOS the system's, from which undo cannot take them back)")
     act.add_argument("--move-to", type=Path, default=None, metavar="FOLDER",
                      help="move them into FOLDER instead (made if missing; a name taken there gets ' (1)')")
+    act.add_argument("--link", action="store_true",
+                     help="replace each listed copy that is byte-identical to the one kept by a hard link to it "
+                          "(same file system): the photo stays at its path and takes its space once; the copy "
+                          "goes to the trash, where 'imgfinder undo' takes it back from; edited copies are left "
+                          "alone")
     g.add_argument("--keep-folders", action="store_true",
                    help="with --move-to: keep each file's folders below the folder all moved files share "
                    "(a/x.jpg and b/x.jpg land in FOLDER/a/ and FOLDER/b/)")
@@ -530,10 +535,15 @@ def _main(args: argparse.Namespace, data_dir: Path | None, embedder_factory: Cal
         return EXIT_ERROR
 
 
+def _acting(args: argparse.Namespace) -> bool:
+    """Whether ``duplicates`` was asked to clean up (trash, move or link)."""
+    return bool(args.trash or args.move_to is not None or getattr(args, "link", False))
+
+
 def _writes(args: argparse.Namespace) -> bool:
     """Whether the command writes the data folder (listings and searches only read it)."""
     if args.command == "duplicates":
-        return bool((args.trash or args.move_to is not None) and not args.dry_run)
+        return bool(_acting(args) and not args.dry_run)
     return args.command in ("index", "undo", "repair", "forget")
 
 
@@ -973,7 +983,7 @@ def _write_lines(lines: list[list[str]], null: bool) -> None:
 def _check_cleanup(args: argparse.Namespace, data_dir: Path) -> None:
     """Check the clean-up options before the search (which can take minutes) and read the
     reference folders (``args.reference_folders``)."""
-    acting = args.trash or args.move_to is not None
+    acting = _acting(args)
     args.reference_folders = []
     if getattr(args, "keep_folders", False) and args.move_to is None:
         raise UsageError("--keep-folders goes with --move-to")
@@ -981,7 +991,8 @@ def _check_cleanup(args: argparse.Namespace, data_dir: Path) -> None:
         given = [name for name, value in (("--dry-run", args.dry_run), ("--yes", args.yes),
                                           ("--reference", args.reference)) if value]
         if given:
-            raise UsageError(f"{' and '.join(given)} go{'es' if len(given) == 1 else ''} with --trash or --move-to")
+            raise UsageError(f"{' and '.join(given)} go{'es' if len(given) == 1 else ''} with --trash, --move-to "
+                             "or --link")
         return
     for folder in args.reference:
         if not folder.is_dir():
@@ -995,7 +1006,7 @@ def _check_cleanup(args: argparse.Namespace, data_dir: Path) -> None:
         if is_under(str(args.move_to), args.reference_folders):
             raise UsageError(f"{display_path(str(args.move_to))} is in a reference folder: nothing is moved there")
     if not (args.dry_run or args.yes or _stdin_is_terminal()):
-        what = "to the trash" if args.trash else f"to {display_path(str(args.move_to))}"
+        what = ("to the trash" if args.trash or args.link else f"to {display_path(str(args.move_to))}")
         raise UsageError(
             f"cannot ask before moving photos {what}: input is not a terminal. Add --yes to move them "
             "without asking, or --dry-run to see what would be moved"
@@ -1077,15 +1088,16 @@ def _cmd_duplicates(library, args: argparse.Namespace, progress: ProgressPrinter
     progress.end()
     groups = [g for g in groups if g.kind in kinds]
     problems = library.catalog.problems()
-    acting = args.trash or args.move_to is not None
     plan = None
-    if acting:
-        from .core.cleanup import plan_cleanup
+    if _acting(args):
+        from .core.cleanup import only_identical, plan_cleanup
 
         plan = plan_cleanup(
             groups, args.reference_folders, shots=set(args.kind or ()) == {KIND_SHOTS},
             destination=str(args.move_to) if args.move_to is not None else None,
         )
+        if args.link:
+            args.link_pairs = only_identical(plan)
     if args.format == "json":
         from .core.export import groups_json
 
@@ -1133,7 +1145,7 @@ def _cmd_duplicates(library, args: argparse.Namespace, progress: ProgressPrinter
 def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
     """Dry run, or ask, move and report. ``out``: where the report goes (None: only the
     returned dict, for the JSON output). Returns (exit code, the JSON "action" object)."""
-    from .core.cleanup import KEEPER, REFERENCE, SHOTS, THERE
+    from .core.cleanup import DIFFERENT, KEEPER, REFERENCE, SHOTS, THERE
 
     def say(text: str = "") -> None:
         if out is not None:
@@ -1141,11 +1153,15 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
 
     from .core.system_trash import restore_hint, trash_name, uses_system_trash
 
-    destination = None if args.trash else os.path.abspath(args.move_to)
-    where = f"to {trash_name()}" if args.trash else f"to {display_path(destination)}"
+    link = bool(getattr(args, "link", False))
+    destination = os.path.abspath(args.move_to) if args.move_to is not None else None
+    where = (f"to {trash_name()}" if args.trash else "by hard links to the copies kept (the copies to the trash)"
+             if link else f"to {display_path(destination)}")
     no_undo = args.trash and uses_system_trash()  # the system's trash (Windows, macOS)
+    verb, verbed = ("replace", "replaced") if link else ("move", "moved")
     action: dict[str, Any] = {
-        "action": "trash" if args.trash else "move", "destination": destination, "dry_run": args.dry_run,
+        "action": "trash" if args.trash else "link" if link else "move", "destination": destination,
+        "dry_run": args.dry_run,
         "files": [{"path": m.row.path, "size": m.row.size, "group": n} for n, m in plan.moves],
         "bytes": plan.bytes, "left_alone": [{"path": p, "reason": why} for p, _, why in plan.left_alone],
         "moved": [], "failed": [], "batch": None,
@@ -1160,22 +1176,25 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
         left.append(f"{_files(plan.count(THERE))} already in {display_path(destination or '')}")
     if plan.count(KEEPER):
         left.append(f"{_files(plan.count(KEEPER))} whose copy to keep changed or is gone")
+    if plan.count(DIFFERENT):
+        left.append(f"{_files(plan.count(DIFFERENT))} not byte-identical to the copy kept (a link would change "
+                    "their picture)")
     for why in dict.fromkeys(why for _, code, why in plan.left_alone if code == KEEPER):
         _note(f"left a group alone: {display_path(why)} (index its folder again to list it anew)")
     if left:
         say("left alone: " + "; ".join(left))
     if not plan.moves:
-        say("nothing to move")
+        say(f"nothing to {verb}")
         return EXIT_OK, action
     count, size = _files(len(plan.moves)), human_size(plan.bytes)
     if args.dry_run:
-        say(f"dry run: would move {count} ({size}) {where}; nothing is touched:")
+        say(f"dry run: would {verb} {count} ({size}) {where}; nothing is touched:")
         for line in table([[human_size(m.row.size), display_path(m.row.path)] for _, m in plan.moves],
                           right=(True,), indent="  "):
             say(line)
         return EXIT_OK, action
-    if not args.yes and not _confirm(f"Move {count} ({size}) {where}? [y/N] "):
-        _note("nothing was moved")
+    if not args.yes and not _confirm(f"{verb.capitalize()} {count} ({size}) {where}? [y/N] "):
+        _note(f"nothing was {verbed}")
         return EXIT_ERROR, action
     from .core.file_actions import ActionResult, FileMover, RefusedError, shared_folder
 
@@ -1187,7 +1206,13 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
             result = ActionResult()
         else:
             shared = [shared_folder(plan.paths)] if args.keep_folders else []
-            result = mover.trash(plan.paths) if args.trash else mover.move_to(plan.paths, destination, shared)
+            if link:
+                still = set(plan.paths)
+                result = mover.replace_with_links([(c, k) for c, k in args.link_pairs if c in still])
+            elif args.trash:
+                result = mover.trash(plan.paths)
+            else:
+                result = mover.move_to(plan.paths, destination, shared)
     except RefusedError as exc:  # the plan leaves reference folders out: only if they changed meanwhile
         raise UsageError(f"nothing was moved: {exc}") from exc
     result.failed[:0] = dropped
@@ -1197,13 +1222,13 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
     if result.done:
         back = (f"imgfinder cannot put them back from there; to restore them, {restore_hint()}" if no_undo
                 else "'imgfinder undo' puts them back")
-        say(f"moved {_files(len(result.done))} ({human_size(result.bytes)}) {where}; {back}:")
+        say(f"{verbed} {_files(len(result.done))} ({human_size(result.bytes)}) {where}; {back}:")
         for src, dst in result.done:
             say(f"  {display_path(src)} -> {display_path(dst)}")
     for path, why in result.failed:
-        _note(f"not moved {display_path(path)}: {why}")
+        _note(f"not {verbed} {display_path(path)}: {why}")
     if result.failed:
-        _note(f"{_files(len(result.failed))} of {planned:,} could not be moved (see above)")
+        _note(f"{_files(len(result.failed))} of {planned:,} could not be {verbed} (see above)")
     return (EXIT_UNREADABLE if result.failed else EXIT_OK), action
 
 

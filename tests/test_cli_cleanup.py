@@ -315,6 +315,49 @@ def test_the_reference_folders_chosen_in_the_app_are_never_touched(env, capsys, 
     assert after["ref/exact_2.jpg"] == before["ref/exact_2.jpg"]
 
 
+def test_link_replaces_byte_identical_copies_by_hard_links_and_undo_takes_them_back(env, capsys, monkeypatch) -> None:
+    """Issue #23: replace copies with hard links, as dupeGuru, Czkawka and fdupes offer."""
+    before = fingerprint(env.root)
+    keeper = env.lib / env.name[0]
+    kept_stat = os.stat(keeper)
+    code, out, err = run(capsys, monkeypatch, "duplicates", "--link", "--dry-run", "--reference", str(env.ref),
+                         "--data-dir", env.data)
+    assert code == 0 and "would replace 3 files" in out and "2 files not byte-identical" in out, out
+    code, out, err = run(capsys, monkeypatch, "duplicates", "--link", "--yes", "--reference", str(env.ref),
+                         "--data-dir", env.data, "--json")
+    assert code == 0, err
+    action = json.loads(out)["action"]
+    assert action["action"] == "link"
+    linked = {env.rel(m["path"]) for m in action["moved"]}
+    # Exact copies only (photo 0's two, photo 2's outside ref/); the edited ones stay as they are.
+    assert linked == {"lib/copies/exact_0.jpg", "lib/copies/exact_0b.jpg", f"lib/{env.name[2]}"}
+    assert {env.rel(m["path"]) for m in action["left_alone"]} >= {"lib/copies/small_1.jpg", "lib/copies/small_3.jpg"}
+    for rel in ("lib/copies/exact_0.jpg", "lib/copies/exact_0b.jpg"):
+        assert os.path.samefile(env.root / rel, keeper)
+    assert os.path.samefile(env.root / f"lib/{env.name[2]}", env.ref / "exact_2.jpg")  # the reference file kept
+    assert fingerprint(env.root) == before  # every path holds the same bytes as before
+    now = os.stat(keeper)
+    assert (now.st_ino, now.st_size, now.st_mtime_ns) == (kept_stat.st_ino, kept_stat.st_size, kept_stat.st_mtime_ns)
+    assert len(list((env.trash / "files").iterdir())) == 3  # the copies wait in the trash for an undo
+    code, out, err = run(capsys, monkeypatch, "duplicates", "--data-dir", env.data, "--format", "lines")
+    assert not any("exact_0" in line for line in out.splitlines())  # links to one file are one photo
+    code, out, err = run(capsys, monkeypatch, "undo", "--data-dir", env.data)
+    assert code == 0 and out.startswith("put back 3 files"), err
+    assert fingerprint(env.root) == before and list((env.trash / "files").iterdir()) == []
+    for rel in ("lib/copies/exact_0.jpg", "lib/copies/exact_0b.jpg"):
+        assert not os.path.samefile(env.root / rel, keeper) and os.stat(env.root / rel).st_nlink == 1
+
+
+def test_link_goes_alone_and_asks_first(env, capsys, monkeypatch) -> None:
+    code, _, err = run(capsys, monkeypatch, "duplicates", "--link", "--trash", "--data-dir", env.data)
+    assert code == 1 and err.count("\n") == 1 and "not allowed with" in err
+    code, _, err = run(capsys, monkeypatch, "duplicates", "--link", "--data-dir", env.data)
+    assert code == 1 and "input is not a terminal" in err
+    code, _, err = run(capsys, monkeypatch, "duplicates", "--link", "--data-dir", env.data, stdin=Terminal("n\n"))
+    assert code == 1 and "nothing was replaced" in err
+    assert "Replace 3 files" in err
+
+
 def test_on_macos_trash_is_the_systems_and_undo_says_how_to_restore(env, capsys, monkeypatch, tmp_path) -> None:
     """The platform faked: send2trash takes the copies; the CLI says undo cannot."""
     from imgfinder.core import system_trash

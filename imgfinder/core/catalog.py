@@ -126,7 +126,7 @@ _MIGRATIONS: list[str] = [
 
 # States of a journal entry (``file_actions.state``).
 PENDING, DONE, UNDOING, UNDONE, SKIPPED = "pending", "done", "undoing", "undone", "skipped"
-ACTIONS = ("trash", "move", "system-trash")  # the last: Windows and macOS (core.system_trash)
+ACTIONS = ("trash", "move", "link", "system-trash")  # the last: Windows and macOS (core.system_trash)
 
 
 BUSY_TIMEOUT = 30.0  # seconds another process may hold the write lock before we give up

@@ -29,6 +29,7 @@ REFERENCE = "reference"
 SHOTS = "shots"
 THERE = "there"
 KEEPER = "keeper"
+DIFFERENT = "different"  # not byte-identical to the copy kept: never replaced by a link
 
 
 @dataclass
@@ -158,6 +159,24 @@ def plan_cleanup(
                 plan.moves.append((n, m))
                 plan.keepers[n] = group.keeper
     return plan
+
+
+def only_identical(plan: CleanupPlan) -> list[tuple[str, str]]:
+    """For replacing copies by hard links: the (copy, copy kept) pairs whose bytes are the
+    same (by the catalog's content hash; ``FileMover`` reads both again before it links).
+    The other copies join ``left_alone``: a link would change the picture at their path."""
+    pairs = []
+    moves = []
+    for n, m in plan.moves:
+        keeper = plan.keepers[n]
+        if m.row.hash and m.row.hash == keeper.row.hash and m.row.size == keeper.row.size:
+            pairs.append((m.row.path, keeper.row.path))
+            moves.append((n, m))
+        else:
+            plan.left_alone.append((m.row.path, DIFFERENT, "not byte-identical to the copy kept: a link would "
+                                                           "change the picture at its path"))
+    plan.moves = moves
+    return pairs
 
 
 def check_kept(groups: Sequence[tuple[Sequence[GroupMember], Sequence[str]]]) -> tuple[list[str], list[tuple[str, str]]]:

@@ -31,13 +31,18 @@ from urllib.parse import quote, unquote_to_bytes
 
 from .catalog import DONE, PENDING, UNDOING, Catalog, JournalEntry
 from .safe_move import (
-    TEMP_PREFIX, Expected, Skipped, Transfer, check_unchanged, file_hash, identity, is_temp_name, sweep_stale_temps,
+    TEMP_PREFIX, Expected, Skipped, Transfer, check_unchanged, file_hash, fsync_dir, identity, is_temp_name,
+    sweep_stale_temps,
 )
 from . import system_trash
 from .system_trash import SYSTEM_TRASH, Sender, trash_name, uses_system_trash
 
 TRASH = "trash"
 MOVE = "move"
+# A byte-identical copy replaced by a hard link to the copy kept: the copy goes to the trash
+# (so undo can put it back) and the link takes its path (``FileMover.replace_with_links``).
+LINK = "link"
+_TO_TRASH = (TRASH, LINK)  # actions whose destination is a freedesktop trash entry
 
 
 MAX_NAME_TRIES = 1000
@@ -101,6 +106,10 @@ def in_trash(path: str) -> bool:
         ):
             return True
     return False
+
+
+def _device(path: Path) -> int:
+    return os.stat(path).st_dev
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -352,7 +361,7 @@ def _forward(action: str, src: str, dst: str, expected: Expected, info: bytes | 
     :class:`NotDone` if it failed (nothing changed); ``on_done`` runs once the photo is at
     ``dst`` (also when an interruption came just after that)."""
     info_path = info_id = None
-    if action == TRASH:
+    if action in _TO_TRASH:
         assert info is not None
         info_path = _trashinfo_path(Path(dst))
         if os.path.lexists(dst):
@@ -390,7 +399,7 @@ def _backward(action: str, src: str, dst: str, expected: Expected,
     once it is back."""
     if os.path.lexists(src):
         raise NotDone(f"cannot be put back: {src} is taken by another file now (it stays at {dst})")
-    info_path = _trashinfo_path(Path(dst)) if action == TRASH else None
+    info_path = _trashinfo_path(Path(dst)) if action in _TO_TRASH else None
     info = None
     if info_path is not None:
         try:
@@ -535,7 +544,7 @@ def _remove_info_naming(action: str, dst: str, src: str) -> None:
     """Remove the .trashinfo of trash entry ``dst`` if it names ``src`` (it is ours), or
     if it names nothing while ``dst`` holds no file: the reservation a kill cut short while
     it was being written (it is made, exclusively, just after the journal's intent)."""
-    if action != TRASH:
+    if action not in _TO_TRASH:
         return
     info = _trashinfo_path(Path(dst))
     try:
@@ -619,11 +628,46 @@ def _recover_system_trash(catalog: Catalog, e: JournalEntry, report: Recovery) -
         report.finished.append((e.source, e.destination or e.source))
 
 
+def _recover_link(catalog: Catalog, e: JournalEntry, report: Recovery) -> bool:
+    """Settle a link entry where its files differ from a plain trash's; False: as a trash.
+
+    Its copy and the trash are on one device (``replace_with_links`` asks that), so a file at
+    both paths, not one inode, is the link made in the copy's place next to the copy in the
+    trash: done if it was being made, still to undo if it was being undone. A copy in the
+    trash whose link was never made goes back to its place: nothing happened to it."""
+    assert e.destination is not None
+    src, dst = e.source, e.destination
+    s, d = _regular(src), _regular(dst)
+    if s is not None and d is not None and (s.st_dev, s.st_ino) != (d.st_dev, d.st_ino):
+        catalog.journal_state(e.id, DONE)
+        if e.state == PENDING:
+            with contextlib.suppress(Exception):
+                catalog.rename_path(src, dst)
+            report.finished.append((src, dst))
+        else:
+            report.rolled_back.append(dst)  # the undo had not begun: still to undo
+        return True
+    if e.state == PENDING and s is None and d is not None:
+        digest = _known_hash(catalog, e, dst)
+        try:
+            _backward(LINK, src, dst, Expected(e.size, None, digest), lambda info, created: None)
+        except NotDone as exc:
+            catalog.journal_state(e.id, DONE)  # it stays in the trash, and undo can put it back
+            report.notes.append(f"{src} was going to be replaced by a link; it is in the trash: {exc.reason}")
+            return True
+        catalog.journal_drop(e.id)
+        report.rolled_back.append(src)
+        return True
+    return False
+
+
 def _recover_one(catalog: Catalog, e: JournalEntry, report: Recovery) -> None:
     """Settle one entry left in flight by what the files show."""
     assert e.destination is not None
     if e.action == SYSTEM_TRASH:
         _recover_system_trash(catalog, e, report)
+        return
+    if e.action == LINK and _recover_link(catalog, e, report):
         return
     src, dst = e.source, e.destination
     _sweep_dead_temps(os.path.dirname(dst))
@@ -684,6 +728,7 @@ class FileMover:
         self.system_trash = uses_system_trash(platform)
         self.platform = platform
         self._sender = sender
+        self._link_to: dict[str, str] = {}  # copy -> the copy kept it is replaced by a link to
         self._swept: set[Path | str] = set()  # trash and target folders cleaned of stale temporary copies
         self._batch: int | None = None
         self.recovery: Recovery | None = None  # what the last undo's recovery did first
@@ -695,6 +740,22 @@ class FileMover:
 
     def trash(self, paths: Sequence[str]) -> ActionResult:
         return self._run(TRASH, paths, None)
+
+    def replace_with_links(self, pairs: Sequence[tuple[str, str]]) -> ActionResult:
+        """For each (copy, copy kept): the copy, byte-identical to the one kept and on its
+        file system, goes to the trash and a hard link to the one kept takes its path, so
+        the photo is still found there and takes its space once; as one batch that undo
+        takes back (the link removed, the copy put back). The copy kept is never touched.
+        A copy that differs from the one kept in a single byte is left alone: a link would
+        change the picture at its path."""
+        if self.system_trash:
+            raise RefusedError("replacing copies by links needs the freedesktop trash: on this system, "
+                               "use Trash or Move")
+        self._link_to = {os.path.abspath(c): os.path.abspath(k) for c, k in pairs}
+        try:
+            return self._run(LINK, list(self._link_to), None)
+        finally:
+            self._link_to = {}
 
     def move_to(self, paths: Sequence[str], folder: str, keep_folders_of: Sequence[str] = ()) -> ActionResult:
         """Move ``paths`` into ``folder``, as one batch. With ``keep_folders_of`` (folders
@@ -768,13 +829,17 @@ class FileMover:
         if action == TRASH and self.system_trash:
             self._to_system_trash(src, expected, result)
             return
-        if action == TRASH:
+        keeper = self._link_target(src, expected) if action == LINK else None
+        if action in _TO_TRASH:
             if in_trash(src):
                 raise NotDone("is already in the trash")
             try:
                 trash, top = trash_dir_for(src)
             except OSError as exc:
                 raise NotDone(f"could not find its trash: {exc.strerror or exc}") from exc
+            if keeper is not None and _device(_existing_ancestor(trash)) != _device(Path(src)):
+                raise NotDone("its trash is on another file system, so the copy could not wait there for "
+                              "an undo: not replaced (use Trash or Move)")
             files = trash / "files"
             try:
                 created = _make_trash(trash)
@@ -826,12 +891,66 @@ class FileMover:
                         self._forget(entry)
                     raise
                 moved = True
-                self._moved(entry, src, dst, size, result)
+                if keeper is not None:
+                    self._link_in_place(entry, src, dst, keeper[0], keeper[1], expected, result)
+                else:
+                    self._moved(entry, src, dst, size, result)
                 return
             raise NotDone("no free name for it in the destination")
         finally:
             if not moved:
                 _remove_dirs(created)
+
+    def _link_target(self, src: str, expected: Expected) -> tuple[str, os.stat_result]:
+        """The copy kept that ``src`` is to be a link to, checked: a regular file of the
+        library on the same file system, byte-identical to ``src`` as it was scanned."""
+        keeper = self._link_to[src]
+        st = _regular(keeper)
+        if st is None:
+            raise NotDone(f"the copy kept, {keeper}, is no longer a regular file there: not replaced")
+        src_st = os.lstat(src)
+        if (st.st_dev, st.st_ino) == (src_st.st_dev, src_st.st_ino):
+            raise NotDone(f"is already the same file as {keeper}")
+        if st.st_dev != src_st.st_dev:
+            raise NotDone(f"is on another file system than the copy kept, {keeper}: a hard link cannot "
+                          "reach across (use Trash or Move)")
+        if self.catalog.row_for_path(keeper) is None:
+            raise NotDone(f"the copy kept, {keeper}, is not in the library: not replaced")
+        try:
+            digest, n = file_hash(keeper)
+        except OSError as exc:
+            raise NotDone(f"the copy kept, {keeper}, could not be read: {exc.strerror or exc}") from exc
+        if digest != expected.hash or n != expected.size:
+            raise NotDone(f"is not byte-identical to the copy kept, {keeper}: a link would change the picture "
+                          "at its path, so it was left alone (use Trash or Move)")
+        return keeper, st
+
+    def _link_in_place(self, entry: int, src: str, dst: str, keeper: str, keeper_st: os.stat_result,
+                       expected: Expected, result: ActionResult) -> None:
+        """The copy is in the trash: make the link at its path, or, if that fails, put the
+        copy back (nothing happened to it) and say why."""
+        why = None
+        now = _regular(keeper)
+        if now is None or (now.st_ino, now.st_size, now.st_mtime_ns) != (
+                keeper_st.st_ino, keeper_st.st_size, keeper_st.st_mtime_ns):
+            why = f"{keeper} changed meanwhile"
+        else:
+            try:
+                os.link(keeper, src, follow_symlinks=False)
+                fsync_dir(os.path.dirname(src))
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+        if why is None:
+            self._moved(entry, src, dst, expected.size or 0, result)
+            return
+        try:
+            _backward(LINK, src, dst, Expected(expected.size, None, expected.hash), lambda info, created: None)
+        except NotDone as exc:
+            self._moved(entry, src, dst, expected.size or 0, result)  # in the trash; undo puts it back
+            raise NotDone(f"could not be replaced by a link ({why}) and stays in the trash ({exc.reason}); "
+                          "undo puts it back") from exc
+        self._forget(entry)
+        raise NotDone(f"could not be replaced by a link to {keeper} ({why}): left as it was")
 
     def _to_system_trash(self, src: str, expected: Expected, result: ActionResult) -> None:
         """Hand ``src`` to the system's trash once it is checked to be what was scanned
@@ -947,9 +1066,9 @@ class FileMover:
             _remove_info_naming(e.action, dst, src)  # (and the file stays at src: nothing lost)
             self._undone(e, src, dst, s.st_size, result)
             return
-        if e.action == TRASH and not in_trash(dst):
+        if e.action in _TO_TRASH and not in_trash(dst):
             raise NotDone(f"the log says it is in the trash, but {dst} is not in a trash: left alone")
-        if e.action == TRASH:
+        if e.action in _TO_TRASH:
             problem = trash_problem(Path(dst).parent.parent)
             if problem is not None:
                 raise NotDone(f"{problem}: left alone")
@@ -958,6 +1077,8 @@ class FileMover:
         if digest is None:
             raise NotDone(f"its content hash is not recorded, so {dst} cannot be checked: left alone")
         expected = Expected(e.size if e.size is not None else d.st_size, None, digest)
+        if e.action == LINK and s is not None:
+            self._unlink_replacement(e, src, digest)
         try:
             self.catalog.journal_state(e.id, UNDOING)  # durable before the file goes back
         except Exception as exc:  # noqa: BLE001 - an undo that cannot be journaled is not made
@@ -978,6 +1099,24 @@ class FileMover:
                     self.catalog.journal_state(e.id, DONE)
             raise
         self._undone(e, src, dst, expected.size or 0, result)
+
+    def _unlink_replacement(self, e: JournalEntry, src: str, digest: str) -> None:
+        """Remove the hard link a link entry put at ``src``, so its copy can come back;
+        only while it still holds the copy's bytes (an edit through the link changed the
+        copy kept as well, and is the user's: it stays)."""
+        try:
+            now, n = file_hash(src)
+        except OSError as exc:
+            raise NotDone(f"the link at its path could not be read: {exc.strerror or exc}") from exc
+        if now != digest or n != (e.size if e.size is not None else n):
+            raise NotDone(f"the file at {src} changed since it was made a link (an edit through it changed "
+                          "the copy kept too): left alone, and the copy stays in the trash")
+        try:
+            self.catalog.journal_state(e.id, UNDOING)  # durable before the link goes
+        except Exception as exc:  # noqa: BLE001
+            raise NotDone(f"the undo could not be recorded ({exc}): left as it is") from exc
+        os.unlink(src)
+        fsync_dir(os.path.dirname(src))
 
     def _undone(self, e: JournalEntry, src: str, dst: str, size: int, result: ActionResult) -> None:
         result.done.append((dst, src))

@@ -39,6 +39,24 @@ def confirm_file_action(parent: QWidget | None, verb: str, count: int, total_byt
     return box.exec() == QMessageBox.StandardButton.Ok
 
 
+def confirm_links(parent: QWidget | None, count: int, total_bytes: int, different: int) -> bool:
+    """Ask before replacing copies by hard links; says what happens to the copies and which
+    are left alone."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(f"Replace {photos(count)} with hard links?")
+    box.setText(f"Replace {photos(count)} ({human_bytes(total_bytes)}) with hard links to the copies kept?")
+    rest = (f" {photos(different)} selected {'is' if different == 1 else 'are'} not byte-identical to the copy "
+            "kept and stay as they are (a link would change their picture)." if different else "")
+    box.setInformativeText("Each photo stays at its path and takes its space once. The copies go to the trash "
+                           f"(their space comes free when it is emptied); Undo (Ctrl+Z) brings them back.{rest} "
+                           "No photo is modified or deleted.")
+    box.setStandardButtons(QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Ok)
+    box.button(QMessageBox.StandardButton.Ok).setText("Replace with links")
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return box.exec() == QMessageBox.StandardButton.Ok
+
+
 def move_box(parent: QWidget | None, count: int, total_bytes: int, destination: str,
              below: str) -> tuple[QMessageBox, QCheckBox]:
     """The question before a move, with "Keep their folders": each photo then lands in

@@ -65,6 +65,7 @@ class DuplicatesView(QWidget):
     not_duplicates_requested = Signal(object)  # [(GroupMember, GroupMember), ...]: the pairs to remember
     trash_requested = Signal()
     move_requested = Signal()
+    link_requested = Signal()
     export_requested = Signal()
     undo_requested = Signal()
     find_requested = Signal()
@@ -173,6 +174,10 @@ class DuplicatesView(QWidget):
         self.act_trash.setToolTip("Move the selected copies to the trash (Delete)")
         self.act_move = self.toolbar.addAction(icon("move"), "Move…", self.move_requested.emit)
         self.act_move.setToolTip("Move the selected copies to a folder you choose")
+        self.act_link = self.toolbar.addAction(icon("link"), "Link…", self.link_requested.emit)
+        self.act_link.setToolTip("Replace the selected copies that are byte-identical to the one kept by hard links "
+                                 "to it: each photo stays at its path and takes its space once; the copies go to "
+                                 "the trash, and Undo brings them back")
         self.act_undo = self.toolbar.addAction(icon("undo"), "Undo", self.undo_requested.emit)
         self.act_export = self.toolbar.addAction(icon("export"), "Export…", self.export_requested.emit)
         self.toolbar.addSeparator()
@@ -417,6 +422,24 @@ class DuplicatesView(QWidget):
                 out.append(([m for m in g.members if id(m) not in ticked], moving))
         return out
 
+    def link_pairs(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """The ticked copies as (copy, the copy kept it would be a link to), for "Link…":
+        those with the same content as their group's first unticked photo; and the ticked
+        ones without (a link would change their picture: they stay)."""
+        pairs: list[tuple[str, str]] = []
+        different: list[str] = []
+        ticked = {id(m) for m in self.checked_members()}
+        for g in self.groups:
+            kept = next((m for m in g.members if id(m) not in ticked), None)
+            for m in g.members:
+                if id(m) not in ticked:
+                    continue
+                if kept is not None and m.row.hash and m.row.hash == kept.row.hash and m.row.size == kept.row.size:
+                    pairs.append((m.row.path, kept.row.path))
+                else:
+                    different.append(m.row.path)
+        return pairs, different
+
     def checked_paths(self) -> list[str]:
         return [m.row.path for m in self.checked_members()]
 
@@ -469,6 +492,7 @@ class DuplicatesView(QWidget):
             act.setEnabled(has)
         self.act_trash.setEnabled(checked)
         self.act_move.setEnabled(checked)
+        self.act_link.setEnabled(checked)
 
     # -- column widths --------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:

@@ -181,6 +181,19 @@ class Engine:
             result.failed[:0] = dropped
             return result
 
+    def link(self, ctx: TaskContext, pairs: Sequence[tuple[str, str]], reference: Sequence[str],
+             kept: Sequence[tuple[Sequence[GroupMember], Sequence[str]]] | None = None) -> ActionResult:
+        """Replace copies by hard links to the copies kept (``FileMover.replace_with_links``),
+        once each group's copies that stay are checked again."""
+        with self.lock:
+            paths, dropped = _recheck([c for c, _ in pairs], kept)
+            still = set(paths)
+            mover = FileMover(self.lib.catalog, reference)
+            todo = [(c, k) for c, k in pairs if c in still]
+            result = mover.replace_with_links(todo) if todo else ActionResult()
+            result.failed[:0] = dropped
+            return result
+
     def undo(self, ctx: TaskContext) -> ActionResult:
         with self.lock:
             return FileMover(self.lib.catalog).undo_last()

@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         dv.not_duplicates_requested.connect(self.not_duplicate_pairs)
         dv.trash_requested.connect(self.trash_selection)
         dv.move_requested.connect(self.move_selection)
+        dv.link_requested.connect(self.link_selection)
         dv.undo_requested.connect(self.undo)
         dv.export_requested.connect(self.export_groups)
         self.details.find_similar_requested.connect(self.find_similar)
@@ -196,6 +197,8 @@ class MainWindow(QMainWindow):
         self.act_compare = self._action("Compare", lambda: self.duplicates_view._emit_compare(), "Ctrl+K", "compare")
         self.act_trash = self._action("Move selection to trash…", self.trash_selection, K.Delete, "trash")
         self.act_move = self._action("Move selection to folder…", self.move_selection, "Ctrl+M", "move")
+        self.act_link = self._action("Replace selection with hard links…", self.link_selection, "Ctrl+L", "link",
+                                     "Replace the selected byte-identical copies by hard links to the copy kept")
         self.act_undo = self._action("Undo last move", self.undo, K.Undo, "undo", "Put back the last photos moved (Ctrl+Z)")
         self.act_paste = self._action("Paste photo", self.paste, K.Paste, None)
         self.act_export = self._action("Export groups…", self.export_groups, "Ctrl+E", "export")
@@ -209,7 +212,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_add, self.act_folders, self.act_rescan, None, self.act_export, None, self.act_quit):
             m.addSeparator() if a is None else m.addAction(a)
         m = menus.addMenu("&Edit")
-        for a in (self.act_undo, None, self.act_paste, None, self.act_trash, self.act_move):
+        for a in (self.act_undo, None, self.act_paste, None, self.act_trash, self.act_move, self.act_link):
             m.addSeparator() if a is None else m.addAction(a)
         m = menus.addMenu("F&ind")
         for a in (self.act_similar, self.act_duplicates, self.act_compare, None, self.act_cancel):
@@ -886,6 +889,29 @@ class MainWindow(QMainWindow):
         roots = [below] if keep_folders else []
         self.runner.submit("files", lambda ctx: ("move", self.engine.move(ctx, paths, folder, reference, kept, roots)))
 
+    def link_selection(self) -> None:
+        """The ticked byte-identical copies of the Duplicates tab become hard links to the
+        copy kept (asked first; undoable). Only there: elsewhere there is no copy kept."""
+        if self.tabs.currentIndex() != TAB_DUPLICATES:
+            self._status("Replacing copies by hard links works on the Duplicates tab: tick the copies there")
+            return
+        if uses_system_trash():
+            self._status(f"Hard links need a trash undo can reach; on this system use Trash ({trash_name()}) or Move")
+            return
+        reference = list(self.settings.reference_folders)
+        pairs, different = self.duplicates_view.link_pairs()
+        pairs = [(c, k) for c, k in pairs if not is_under(c, reference)]
+        if not pairs:
+            self._status("None of the selected copies is byte-identical to the copy kept: nothing to link"
+                         if different else "Tick the copies to replace by links first")
+            return
+        sizes = {m.row.path: m.row.size for g in self.duplicates_view.groups for m in g.members}
+        total = sum(sizes.get(c, 0) for c, _ in pairs)
+        if not dialogs.confirm_links(self, len(pairs), total, len(different)):
+            return
+        kept = self._kept_groups([c for c, _ in pairs])
+        self.runner.submit("files", lambda ctx: ("link", self.engine.link(ctx, pairs, reference, kept)))
+
     def _kept_groups(self, paths: list[str]):  # -> list[tuple[list[GroupMember], list[str]]] | None
         """From the duplicates tab: each group's copies that stay, checked again by content
         just before the move (the question may stay open for hours)."""
@@ -915,9 +941,13 @@ class MainWindow(QMainWindow):
             where = f"to {trash_name()}" if action == "trash" else "to the folder"
             back = ("restore them from there" if action == "trash" and uses_system_trash() else "Undo with Ctrl+Z")
             text = f"Moved {photos(len(res.done))} ({human_bytes(res.bytes)}) {where} — {back}"
+            if action == "link":
+                text = (f"Replaced {photos(len(res.done))} with hard links to the copies kept; the copies "
+                        f"({human_bytes(res.bytes)}) are in the trash — Undo with Ctrl+Z")
         if res.failed:
             text += f"; {len(res.failed):,} failed"
-            QMessageBox.warning(self, "Some photos were not put back" if action == "undo" else "Some photos were not moved",
+            title = {"undo": "Some photos were not put back", "link": "Some photos were not replaced"}
+            QMessageBox.warning(self, title.get(action, "Some photos were not moved"),
                                 "\n".join(f"{p}: {why}" for p, why in res.failed[:20]))
         self._status(text)
         self.reload_rows()

@@ -60,6 +60,12 @@ def make_window(qtbot, tmp_path: Path, monkeypatch):
         return move_answer["keep_folders"]
 
     monkeypatch.setattr(dialogs, "confirm_move", accept_move)
+
+    def accept_links(parent, count, total_bytes, different):
+        confirmations.append(("Replace with links", count, total_bytes, different))
+        return True
+
+    monkeypatch.setattr(dialogs, "confirm_links", accept_links)
     windows = []
 
     def make(embedder=None, data_dir=None):

@@ -427,3 +427,49 @@ def test_the_trash_question_on_windows_and_macos_says_undo_cannot(qtbot, monkeyp
     assert "to the Recycle Bin?" in texts[0][0] and "cannot put them back" in texts[0][1]
     assert "to the Trash?" in texts[1][0] and "Put Back" in texts[1][1]
     assert "to the trash?" in texts[2][0] and "Ctrl+Z" in texts[2][1]
+
+
+def test_link_replaces_the_exact_copy_by_a_hard_link_and_undo_takes_it_back(
+        qtbot, make_window, gui_photos: Path, tmp_path: Path) -> None:
+    """Issue #23: "Link…" in the Duplicates tab (and Edit ▸ Replace selection with hard links)."""
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "duplicates"):
+        window.find_duplicates()
+    window.tabs.setCurrentIndex(TAB_DUPLICATES)
+    dv = window.duplicates_view
+    dv.select_all_but_best()
+    chosen = dv.checked_paths()
+    exact = [p for p in chosen if p.endswith("copy_of_first.jpg")]
+    assert exact and len(chosen) > len(exact)
+    before = {p: Path(p).read_bytes() for p in chosen}
+    keeper = next(g.keeper.row.path for g in dv.groups for m in g.members if m.row.path == exact[0])
+    assert dv.act_link.isEnabled()
+    with qtbot.waitSignal(window.job_done, timeout=10_000, check_params_cb=lambda k: k == "files"):
+        dv.act_link.trigger()
+    verb, count, total, different = window.confirmations[-1]
+    assert (verb, count, different) == ("Replace with links", 1, len(chosen) - 1)
+    assert os.path.samefile(exact[0], keeper)
+    assert all(Path(p).read_bytes() == before[p] for p in chosen)  # every path holds what it held
+    assert all(os.stat(p).st_nlink == 1 for p in chosen if p not in exact)  # the edited copies stay themselves
+    with qtbot.waitSignal(window.job_done, timeout=10_000, check_params_cb=lambda k: k == "files"):
+        window.act_undo.trigger()
+    assert os.stat(exact[0]).st_nlink == 1 and Path(exact[0]).read_bytes() == before[exact[0]]
+
+
+def test_the_link_question_says_what_happens_to_the_copies(qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from imgfinder.gui import dialogs
+
+    seen = []
+
+    def answer(box):
+        seen.append((box.text(), box.informativeText(), box.button(QMessageBox.StandardButton.Ok).text()))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    assert dialogs.confirm_links(None, 2, 4096, 1) is True
+    text, info, button = seen[0]
+    assert text == "Replace 2 photos (4.1 KB) with hard links to the copies kept?" and button == "Replace with links"
+    assert "trash" in info and "Undo" in info and "1 photo selected is not byte-identical" in info

@@ -1,14 +1,15 @@
 """A clean-up killed at any moment, and ``undo`` still puts every photo back (issue #21).
 
-``duplicates --trash --yes``, ``duplicates --move-to`` and ``undo`` run in child processes
+``duplicates --trash --yes``, ``duplicates --move-to``, ``duplicates --link`` (a copy to the
+trash, a hard link to its original in its place) and ``undo`` run in child processes
 and are stopped just after a file-system step drawn at random (seeded) from all the steps
 of an undisturbed run (links, unlinks, renames, fsyncs, folders made ...), then killed
 there by SIGTERM (handled as Ctrl+C: exit 143) or SIGKILL (nothing runs). After each kill:
 ``undo`` until nothing is left to undo, every run answering without a failure, then every
 photo is back byte for byte, the trash and the move folder are empty, no temporary copy is
 left, and the child is gone. The photos are small synthetic ones made here: 8 originals,
-each with two byte-identical copies (16 files to move). 36 kills: 12 in each phase,
-half by SIGTERM, half by SIGKILL.
+each with two byte-identical copies (16 files to move). 48 kills: 12 in each phase,
+half by SIGTERM, half by SIGKILL; after each, no copy is left a hard link.
 
 Old code: the batch was logged only at the end, so a kill left moved photos with no undo
 entry ("nothing to undo"), and a kill during undo left a file under both names that every
@@ -33,8 +34,9 @@ pytestmark = pytest.mark.timeout(240)
 
 ORIGINALS = 8
 SEED = 2121
-TRIALS = [  # (phase, signal): 12 per phase, half SIGTERM, half SIGKILL: 36 kills
-    (phase, sig) for phase in ("trash", "move", "undo") for sig in ("TERM", "KILL") * 6
+PHASES = ("trash", "move", "link")  # the clean-ups; "undo" is the undo of one of them
+TRIALS = [  # (phase, signal): 12 per phase, half SIGTERM, half SIGKILL: 48 kills
+    (phase, sig) for phase in (*PHASES, "undo") for sig in ("TERM", "KILL") * 6
 ]
 
 
@@ -73,7 +75,7 @@ def world(tmp_path_factory):
     xdg = root / "xdg"
     env = {"XDG_DATA_HOME": str(xdg)}
     steps = {}  # how many file-system steps each phase makes, undisturbed (counted in a child)
-    for phase in ("trash", "move"):
+    for phase in PHASES:
         data = copy_state(clean, root / f"count-{phase}")
         for name, argv in ((phase, command(phase, root)), (f"undo-{phase}", ["undo"])):
             report = Child([*argv, "--data-dir", str(data)], root / "work", env=env, step=-1).result()
@@ -88,6 +90,8 @@ def world(tmp_path_factory):
 def command(phase: str, root: Path) -> list[str]:
     if phase == "trash":
         return ["duplicates", "--exact-only", "--trash", "--yes", "-q"]
+    if phase == "link":  # each copy to the trash, a hard link to its original in its place
+        return ["duplicates", "--exact-only", "--link", "--yes", "-q"]
     return ["duplicates", "--exact-only", "--move-to", str(root / "moved"), "--yes", "-q"]
 
 
@@ -125,7 +129,7 @@ def test_a_clean_up_killed_at_a_random_step_is_undone_byte_for_byte(world, tmp_p
     shutil.rmtree(world["xdg"], ignore_errors=True)
     shutil.rmtree(moved, ignore_errors=True)
     if phase == "undo":  # a clean-up made cleanly, then its undo killed
-        setup = rng.choice(["trash", "move"])
+        setup = rng.choice(PHASES)
         os.environ["XDG_DATA_HOME"] = str(world["xdg"])
         try:
             assert cli(*command(setup, root), data=data)[0] == 0
@@ -151,6 +155,8 @@ def test_a_clean_up_killed_at_a_random_step_is_undone_byte_for_byte(world, tmp_p
         os.environ.pop("XDG_DATA_HOME", None)
     assert problems == [], f"step {step} of {total}: {problems}"
     assert sha_tree(photos) == world["hashes"], f"step {step} of {total}: a photo is not back"
+    linked = [str(p) for p in photos.rglob("*") if p.is_file() and p.stat().st_nlink > 1]
+    assert linked == [], f"step {step} of {total}: still hard links, not the copies themselves: {linked}"
     assert files_in(world["xdg"] / "Trash") == [] and files_in(moved) == []
     assert not [p for p in photos.rglob("*") if p.name.startswith(".imgfinder-")]
     assert stray_processes(data) == []
