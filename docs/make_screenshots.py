@@ -164,7 +164,9 @@ def main() -> int:
         near = next((i for i, g in enumerate(dv.groups) if not g.all_exact), 0)
         best = max(range(1, len(dv.groups[near].members)), key=lambda i: dv.groups[near].members[i].score)
         dv.select_member(near, best)
+        window.resize(1280, 880)  # a little taller: the group at a glance under the table
         shot(window, "duplicates")
+        window.resize(1280, 800)
 
         # Compare an original with its crop (another size, another frame): the views keep the
         # same picture area under both, at the fitted view and at two zoom levels.

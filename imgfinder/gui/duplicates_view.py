@@ -6,17 +6,19 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QEvent, QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QIcon, QKeySequence, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSlider,
-    QStyledItemDelegate, QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
+    QSplitter, QStyledItemDelegate, QStyleOptionViewItem, QToolBar, QTreeView, QVBoxLayout, QWidget,
 )
 
 from ..core.duplicates import DEFAULT_FLOOR, KEEP_LABELS, DuplicateGroup, GroupMember, KeepPreference, removable_copies
 from ..core.group_kind import KIND_COPIES, KIND_EXACT, KIND_RAW_JPEG, KIND_SHOTS, LABELS, member_label
 from ..core.file_actions import is_under
+from .group_glance import GroupGlance
 from .icons import icon
-from .models import PathRole, human_bytes
+from .delegates import elide_name
+from .models import DistinctRole, PathRole, distinct_starts, human_bytes
 from .wording import plural
 from .widgets import LabelsWhenRoom
 from .workers import ThumbnailLoader
@@ -25,6 +27,8 @@ MemberRole = Qt.ItemDataRole.UserRole + 10
 COLUMNS = ["Photo", "Similarity", "Kind", "Resolution", "Size", "Folder"]
 KEEP_BG = QColor(46, 160, 90, 40)
 PHOTO_COLUMN = (180, 330)  # the photo column's width: at least, at most (px)
+NAME_INSET = 44  # px of the photo column that are neither thumbnail nor name (check box, margins)
+GLANCE_SHARE = 0.45  # of the table and glance's height the glance first gets (a user may drag it)
 FOLDER_MIN = 110  # px of the Folder column kept in view before the photo column grows
 KindRole = Qt.ItemDataRole.UserRole + 11  # on a group's header item: its kind
 # The kind filter's entries: (label, kinds shown).
@@ -57,6 +61,11 @@ class _ThumbColumnDelegate(QStyledItemDelegate):
         option.icon = QIcon(pm) if isinstance(pm, QPixmap) else self.placeholder
         option.features |= QStyleOptionViewItem.ViewItemFeature.HasDecoration
         option.decorationSize = QSize(THUMB, THUMB)
+        # A narrow column keeps the part of the name that tells the group's photos apart
+        # ("…(cropped).jpg"), not Qt's middle cut ("mate….jpg").
+        room = option.rect.width() - THUMB - NAME_INSET
+        if room > 0:
+            option.text = elide_name(option.fontMetrics, option.text, index.data(DistinctRole) or 0, room)
 
 
 class DuplicatesView(QWidget):
@@ -66,6 +75,7 @@ class DuplicatesView(QWidget):
     trash_requested = Signal()
     move_requested = Signal()
     link_requested = Signal()
+    dates_wanted = Signal(list)  # paths of the group at a glance, whose dates to read off the GUI thread
     export_requested = Signal()
     undo_requested = Signal()
     find_requested = Signal()
@@ -209,7 +219,30 @@ class DuplicatesView(QWidget):
         layout.addWidget(self.stale_bar)
         layout.addLayout(slider_row)
         layout.addWidget(self.summary)
-        layout.addWidget(self.tree, 1)
+        # The highlighted group at a glance under the table, its photos large, side by side.
+        self.glance = GroupGlance(loader)
+        self.glance.member_clicked.connect(self._glance_clicked)
+        self.glance.compare_requested.connect(self._glance_compare)
+        self.glance.previous_requested.connect(lambda: self.step_group(-1))
+        self.glance.next_requested.connect(lambda: self.step_group(1))
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.setObjectName("duplicatesSplit")
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(self.tree)
+        self.split.addWidget(self.glance)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
+        layout.addWidget(self.split, 1)
+        self._split_placed = False  # the first showing gives the glance GLANCE_SHARE of the height
+        self.tree.selectionModel().currentChanged.connect(self._current_moved)
+        # Keys for deciding group by group, where the focus is in this tab.
+        self.act_next_group = self._key_action("Next group", "N", lambda: self.step_group(1))
+        self.act_previous_group = self._key_action("Previous group", "P", lambda: self.step_group(-1))
+        self.act_tick = self._key_action("Tick or untick for removal", "X", self.toggle_current)
+        for act, key in ((self.act_keep_this, "K"), (self.act_not_dup, "D")):
+            act.setShortcut(QKeySequence(key))
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(act)
         self._updating = False
         self._update_actions()
 
@@ -265,8 +298,10 @@ class DuplicatesView(QWidget):
             head.setEditable(False)
             head.setSelectable(False)
             children = []
+            distinct = distinct_starts(os.path.basename(m.row.path) for m in g.members)
             for i, m in enumerate(g.members):
                 children.append(self._member_items(n, i, m, keep_checked, bold))
+                children[-1][0].setData(distinct.get(os.path.basename(m.row.path), 0), DistinctRole)
             for row in children:
                 head.appendRow(row)
             root.appendRow([head] + [QStandardItem() for _ in COLUMNS[1:]])
@@ -276,6 +311,8 @@ class DuplicatesView(QWidget):
         self._updating = False
         self._update_filter_counts()
         self._apply_filter()
+        shown = self.visible_groups()
+        self._show_glance(self.groups.index(shown[0]) if shown else None)
 
     def _member_items(self, n: int, i: int, m: GroupMember, keep_checked: set[str], bold: QFont) -> list[QStandardItem]:
         path = m.row.path
@@ -475,6 +512,7 @@ class DuplicatesView(QWidget):
     def _after_check(self) -> None:
         self._update_summary()
         self._update_actions()
+        self.glance.set_ticked(set(self.checked_paths()))
         self.selection_changed.emit()
 
     def _with_user_keeper(self, group: DuplicateGroup) -> DuplicateGroup:
@@ -493,6 +531,82 @@ class DuplicatesView(QWidget):
         self.act_trash.setEnabled(checked)
         self.act_move.setEnabled(checked)
         self.act_link.setEnabled(checked)
+
+    # -- the group at a glance and its keys ---------------------------------------------------
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._split_placed and self.split.height() > 0:
+            self._split_placed = True
+            h = sum(self.split.sizes()) or self.split.height()
+            self.split.setSizes([round(h * (1 - GLANCE_SHARE)), round(h * GLANCE_SHARE)])
+
+    def _key_action(self, text: str, key: str, slot) -> QAction:
+        act = QAction(text, self)
+        act.setShortcut(QKeySequence(key))
+        act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        act.triggered.connect(lambda checked=False: slot())
+        self.addAction(act)
+        return act
+
+    def _position(self) -> tuple[int | None, int | None]:
+        """(group, member) of the tree's current row; member None on a group's title row."""
+        current = self.tree.currentIndex()
+        if not current.isValid():
+            return None, None
+        item = self.model.itemFromIndex(current.siblingAtColumn(0))
+        if item is not None and item.data(MemberRole) is not None:
+            n, i = item.data(MemberRole)
+            return n, i
+        return (current.row(), None) if not current.parent().isValid() else (None, None)
+
+    def _current_moved(self, *_: object) -> None:
+        n, i = self._position()
+        if n is None or not 0 <= n < len(self.groups):
+            return
+        self._show_glance(n, i)
+
+    def _show_glance(self, n: int | None, i: int | None = None) -> None:
+        if n is None:
+            self.glance.show_group(None, None, len(self.groups), set(), self.is_reference)
+            return
+        fresh = n != self.glance.group_number or self.glance.group is not self.groups[n]
+        self.glance.show_group(n, self.groups[n], len(self.groups), set(self.checked_paths()), self.is_reference, i)
+        if fresh:
+            self.dates_wanted.emit([m.row.path for m in self.groups[n].members])
+
+    def _glance_clicked(self, n: int, i: int) -> None:
+        self.select_member(n, i)
+        self.tree.setFocus()
+
+    def _glance_compare(self, n: int, i: int) -> None:
+        self.select_member(n, i)
+        self._emit_compare()
+
+    def step_group(self, delta: int) -> None:
+        """Highlight the first copy of the next (``delta`` 1) or previous shown group."""
+        shown = [r for r in range(len(self.groups)) if not self.tree.isRowHidden(r, QModelIndex())]
+        if not shown:
+            return
+        n, _ = self._position()
+        if n is None or n not in shown:
+            target = shown[0] if delta > 0 else shown[-1]
+        else:
+            at = shown.index(n) + delta
+            target = shown[max(0, min(len(shown) - 1, at))]
+        self.select_member(target, 1 if len(self.groups[target].members) > 1 else 0)
+        self.tree.setFocus()
+
+    def toggle_current(self) -> None:
+        """Tick or untick the highlighted photo (the copy kept and reference files cannot be)."""
+        current = self.tree.currentIndex()
+        item = self.model.itemFromIndex(current.siblingAtColumn(0)) if current.isValid() else None
+        if item is None or not item.isCheckable() or item.data(MemberRole) is None:
+            return
+        n, i = item.data(MemberRole)
+        if i == 0:
+            return
+        on = item.checkState() != Qt.CheckState.Checked
+        item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
 
     # -- column widths --------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:

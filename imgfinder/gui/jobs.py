@@ -291,6 +291,25 @@ def details(ctx: TaskContext, path: str) -> PhotoInfo:
     return read_metadata(path)
 
 
+def dates(ctx: TaskContext, paths: Sequence[str]) -> dict[str, str]:
+    """What the group at a glance says under each photo about when it was made: the date
+    taken (EXIF), else the file's modification time, said as such."""
+    out = {}
+    for p in paths:
+        try:
+            taken = read_metadata(p).date_taken
+        except Exception:  # noqa: BLE001 - an unreadable header: the file's time says something
+            taken = None
+        if taken:
+            out[p] = f"taken {taken}"
+            continue
+        try:
+            out[p] = "file date " + time.strftime("%Y-%m-%d %H:%M", time.localtime(os.stat(p).st_mtime))
+        except OSError:
+            out[p] = "no date"
+    return out
+
+
 @dataclass
 class CompareData:
     infos: list[PhotoInfo]

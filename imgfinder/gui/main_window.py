@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         dv.trash_requested.connect(self.trash_selection)
         dv.move_requested.connect(self.move_selection)
         dv.link_requested.connect(self.link_selection)
+        dv.dates_wanted.connect(self.read_dates)
         dv.undo_requested.connect(self.undo)
         dv.export_requested.connect(self.export_groups)
         self.details.find_similar_requested.connect(self.find_similar)
@@ -888,6 +889,14 @@ class MainWindow(QMainWindow):
         kept = self._kept_groups(paths)
         roots = [below] if keep_folders else []
         self.runner.submit("files", lambda ctx: ("move", self.engine.move(ctx, paths, folder, reference, kept, roots)))
+
+    @Slot(list)
+    def read_dates(self, paths: list[str]) -> None:
+        """Dates for the group at a glance, read off the GUI thread (a newer group replaces it)."""
+        self.runner.submit("dates", lambda ctx: jobs.dates(ctx, paths), cancel_running=True)
+
+    def _done_dates(self, dates: dict) -> None:
+        self.duplicates_view.glance.set_dates(dates)
 
     def link_selection(self) -> None:
         """The ticked byte-identical copies of the Duplicates tab become hard links to the
