@@ -412,6 +412,16 @@ class _ForegroundModel:
         return getattr(self._inner, name)
 
 
+def gui_main() -> int:
+    """The ``imgfinder-gui`` entry point (a gui-script: no console window on Windows): the
+    same as ``imgfinder gui`` with this command's arguments (``--data-dir``, paths). Here,
+    not in ``gui/``: the app's package never calls back into the CLI (no import cycle)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # pythonw.exe and windowed frozen builds have no console
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process's life
+    return main(["gui", *sys.argv[1:]], gui_prog="imgfinder-gui")
+
+
 def main(argv: Sequence[str] | None = None, embedder_factory: Callable[[], Embedder] | None = None,
          gui_prog: str | None = None) -> int:
     """``gui_prog``: the name the ``gui`` command's usage and errors give (``imgfinder-gui``
@@ -1020,28 +1030,22 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
-GUI_SETTINGS = "gui-settings.ini"  # gui.settings.SETTINGS_NAME (not imported: that imports Qt)
+def _settings(data_dir: Path, purpose: str):  # -> core.settings.Settings
+    """The library's shared choices, as the desktop app stored them (``core.settings``:
+    no Qt needed)."""
+    from .core.settings import Settings, SettingsError
 
-
-def _gui_settings(data_dir: Path, purpose: str):  # -> gui.settings.AppSettings | None
-    """The desktop app's settings of this data folder (None if it has none). Read through the
-    app's own class, so the CLI sees exactly the lists the app stored."""
-    if not (Path(data_dir) / GUI_SETTINGS).is_file():
-        return None
     try:
-        from .gui.settings import AppSettings
-
-        return AppSettings(Path(data_dir))
-    except Exception as exc:  # noqa: BLE001 - e.g. Qt cannot be loaded here
-        raise UsageError(
-            f"cannot read the desktop app's settings {display_path(str(Path(data_dir) / GUI_SETTINGS))} "
-            f"for {purpose}: {exc}"
-        ) from exc
+        settings = Settings(Path(data_dir))
+    except SettingsError as exc:
+        raise UsageError(f"cannot read the library's settings for {purpose}: {exc}") from exc
+    for note in settings.notes:
+        _note(note)
+    return settings
 
 
 def _stored_reference_folders(data_dir: Path) -> list[str]:
-    settings = _gui_settings(data_dir, "its reference folders")
-    return [os.path.abspath(f) for f in settings.reference_folders] if settings is not None else []
+    return [os.path.abspath(f) for f in _settings(data_dir, "its reference folders").reference_folders]
 
 
 def _count_of(n: int, one: str, many: str | None = None) -> str:
@@ -1344,14 +1348,16 @@ def _cmd_forget(data_dir: Path, args: argparse.Namespace) -> int:
     with catalog:
         counts = [catalog.remove_folder(folder) for folder in folders]
     kept_by_app: list[tuple[str, str]] = []  # (forgotten folder, app folder that holds it)
-    settings = _gui_settings(data_dir, "its list of folders")
-    if settings is not None:
-        listed = settings.folders
-        remaining = [f for f in listed if not is_under(f, folders)]
-        if remaining != listed:
+    settings = _settings(data_dir, "its list of folders")
+    listed = settings.folders
+    remaining = [f for f in listed if not is_under(f, folders)]
+    if remaining != listed:
+        try:
             settings.folders = remaining
-            settings.sync()
-        kept_by_app = [(f, top) for f in folders for top in remaining if is_under(f, [top])]
+        except OSError as exc:
+            raise UsageError(f"the photos were forgotten, but the app's list of folders could not be "
+                             f"saved: {exc}") from exc
+    kept_by_app = [(f, top) for f in folders for top in remaining if is_under(f, [top])]
     if not any(counts) and not args.json:
         # An error, on stderr as every error: the folder was probably mistyped.
         raise UsageError("nothing to forget: no photo in the library is in "

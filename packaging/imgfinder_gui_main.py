@@ -7,6 +7,6 @@ import sys
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()  # the model's child process (spawn) runs this executable again
-    from imgfinder.gui.app import main
+    from imgfinder.cli import gui_main
 
-    sys.exit(main())
+    sys.exit(gui_main())

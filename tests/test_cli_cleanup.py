@@ -21,7 +21,6 @@ import pytest
 
 from burst_scenes import burst_library
 from conftest import FakeEmbedder, small_copy
-from imgfinder import cli
 from imgfinder.cli import main
 from imgfinder.core.cleanup import plan_cleanup, reference_first
 from imgfinder.core.duplicates import DuplicateGroup
@@ -299,9 +298,8 @@ def test_a_group_whose_copy_to_keep_changed_is_left_alone(env, capsys, monkeypat
 
 
 def test_the_reference_folders_chosen_in_the_app_are_never_touched(env, capsys, monkeypatch) -> None:
-    from imgfinder.gui.settings import SETTINGS_NAME, AppSettings
+    from imgfinder.gui.settings import AppSettings
 
-    assert cli.GUI_SETTINGS == SETTINGS_NAME
     before = fingerprint(env.root)
     code, out, _ = run(capsys, monkeypatch, "duplicates", "--trash", "--dry-run", "--data-dir", env.data, "-q")
     assert "ref/exact_2.jpg" in out  # without reference folders it would go

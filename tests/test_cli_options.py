@@ -265,16 +265,16 @@ def test_index_says_what_it_left_out_so_the_numbers_add_up(capsys, tmp_path, fol
 def test_the_gui_entry_point_names_itself_in_its_usage(capsys, monkeypatch) -> None:
     """``imgfinder-gui --help`` and its errors say ``imgfinder-gui``: a usage line copied from
     it works (it said ``imgfinder gui``)."""
-    from imgfinder.gui import app
+    from imgfinder import cli as app
 
     monkeypatch.setattr("sys.argv", ["imgfinder-gui", "--bogus"])
     with pytest.raises(SystemExit) as stop:
-        app.main()
+        app.gui_main()
     assert stop.value.code == 1
     assert capsys.readouterr().err == "imgfinder-gui: error: unrecognized arguments: --bogus (see 'imgfinder-gui --help')\n"
     monkeypatch.setattr("sys.argv", ["imgfinder-gui", "--help"])
     with pytest.raises(SystemExit):
-        app.main()
+        app.gui_main()
     assert capsys.readouterr().out.startswith("usage: imgfinder-gui [-h] [--data-dir FOLDER] [PATH ...]")
 
 

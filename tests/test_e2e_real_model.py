@@ -1,7 +1,6 @@
 """End to end with the real CNN: the CLI as a user runs it, on real photos and copies."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

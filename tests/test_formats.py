@@ -18,7 +18,7 @@ from imgfinder.core import decoder, formats, raw
 from imgfinder.core.decoder import DecodeError, decode_for_model, load_image
 from imgfinder.core.jxl_header import jxl_size
 from imgfinder.core.metadata import read_metadata
-from imgfinder.core.scanner import IMAGE_EXTENSIONS, scan
+from imgfinder.core.scanner import IMAGE_EXTENSIONS
 
 _TURN = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_270, 8: Image.Transpose.ROTATE_90}
 

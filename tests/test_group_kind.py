@@ -108,10 +108,13 @@ def test_cli_lists_shots_by_default_as_the_app_does(capsys, tmp_path: Path, burs
     assert "[shots]" not in out and "[copies]" in out
 
 
-def test_default_threshold_lives_in_core() -> None:
+def test_default_threshold_lives_in_core(tmp_path: Path) -> None:
     from imgfinder import cli
     from imgfinder.core import duplicates
 
     assert cli.DEFAULT_THRESHOLD is duplicates.DEFAULT_THRESHOLD == 0.75
-    source = (Path(cli.__file__).parent / "gui" / "settings.py").read_text()
-    assert "from ..cli" not in source and "core.duplicates import DEFAULT_THRESHOLD" in source
+    source = (Path(cli.__file__).parent / "core" / "settings.py").read_text()
+    assert "from ..cli" not in source and "from .duplicates import DEFAULT_THRESHOLD" in source
+    from imgfinder.core.settings import Settings
+
+    assert Settings(tmp_path).threshold == duplicates.DEFAULT_THRESHOLD  # the app's and the CLI's default

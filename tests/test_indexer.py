@@ -2,8 +2,6 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pytest
 
 from conftest import FakeEmbedder, small_copy
 from imgfinder.core.library import Library

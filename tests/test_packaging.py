@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
-from imgfinder import __version__
+from imgfinder import __version__, cli
 from imgfinder.gui import app as gui_app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -250,7 +250,7 @@ def test_libraries_only_left_out_plugins_need_are_left_out_too(spec_run) -> None
 ])
 def test_entry_scripts_run(script: str, args: list[str], expected: str) -> None:
     text = (PACKAGING / script).read_text(encoding="utf-8")
-    assert text.index("multiprocessing.freeze_support()") < text.index("import main")  # before anything else
+    assert text.index("multiprocessing.freeze_support()") < text.index("from imgfinder")  # before anything else
     proc = subprocess.run([sys.executable, str(PACKAGING / script), *args], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and expected in proc.stdout, proc.stdout + proc.stderr
 
@@ -334,7 +334,7 @@ def test_one_application_id_everywhere() -> None:
 # -- entry points and the app's scripted start ---------------------------------------------------
 def test_entry_points_name_functions_that_exist() -> None:
     scripts = PYPROJECT["project"]["scripts"] | PYPROJECT["project"]["gui-scripts"]
-    assert scripts == {"imgfinder": "imgfinder.cli:main", "imgfinder-gui": "imgfinder.gui.app:main"}
+    assert scripts == {"imgfinder": "imgfinder.cli:main", "imgfinder-gui": "imgfinder.cli:gui_main"}
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func))
@@ -345,7 +345,7 @@ def test_gui_script_passes_its_arguments_to_the_app(monkeypatch, tmp_path) -> No
     monkeypatch.setattr(gui_app, "run_gui", lambda data_dir=None, paths=None: seen.update(data_dir=data_dir, paths=paths) or 7)
     monkeypatch.setattr(sys, "argv", ["imgfinder-gui", "--data-dir", str(tmp_path), "a.jpg", "trip"])
     monkeypatch.setattr(sys, "stderr", None)  # pythonw / a windowed build: no console
-    assert gui_app.main() == 7
+    assert cli.gui_main() == 7
     assert seen == {"data_dir": tmp_path, "paths": [Path("a.jpg"), Path("trip")]}
     assert sys.stderr is not None  # given a sink, so that a message cannot crash the app
 

@@ -1,7 +1,6 @@
 """The Siamese training pieces: loss, masks, head export/import, and a tiny training run."""
 
 import json
-import random
 from pathlib import Path
 
 import numpy as np

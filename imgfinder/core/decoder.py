@@ -47,7 +47,8 @@ from PIL import Image, UnidentifiedImageError
 from . import formats
 from .jxl_header import jxl_size
 from .layout import frame_fractions, layout_signature, signature_to_bytes
-from .scanner import not_regular_reason
+from .decode_error import DecodeError
+from .file_kinds import not_regular_reason
 
 # A 20,000 x 15,000 panorama is fine; anything bigger is refused from its header rather
 # than risk exhausting memory on a decompression bomb.
@@ -82,14 +83,6 @@ _ORIENT_METHOD = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-class DecodeError(Exception):
-    """A file could not be turned into pixels; ``reason`` is shown to the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 import rawpy
 from PIL import Image, ImageFile
 
-from .decoder import DecodeError
+from .decode_error import DecodeError
 
 PREVIEW_MIN_SIDE = 320
 PILLOW_ID = "CAMERA_RAW"

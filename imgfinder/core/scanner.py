@@ -18,8 +18,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from .file_kinds import file_kind, not_regular_reason  # noqa: F401 - file_kind: for callers
 from .formats import IMAGE_EXTENSIONS  # every extension a decoder is known for (installed or not)
-from .skip_reasons import SKIP_REASONS  # what scan counts in ``skipped``
+from .skip_reasons import SKIP_REASONS  # noqa: F401 - what scan counts in ``skipped`` (for callers)
 
 # Folders that hold caches, trash or OS metadata rather than a user's photos.
 SYSTEM_DIRS = frozenset(
@@ -54,27 +55,6 @@ class ScanProblem:
 
 def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    return "a special file"
-
-
-def not_regular_reason(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "is a folder, not a file"
-    return f"is {file_kind(mode)}, not a photo file: not read"
 
 
 def _skip_dir(name: str) -> str | None:

@@ -137,14 +137,3 @@ def run_gui(
     if quit_after is not None:
         close_when_idle(window, quit_after)
     return app.exec()
-
-
-def main() -> int:
-    """The ``imgfinder-gui`` entry point (a gui-script: no console window on Windows): the
-    same as ``imgfinder gui`` with this command's arguments (``--data-dir``, paths)."""
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:  # pythonw.exe and windowed frozen builds have no console
-            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process's life
-    from ..cli import main as cli_main
-
-    return cli_main(["gui", *sys.argv[1:]], gui_prog="imgfinder-gui")

@@ -19,7 +19,7 @@ from PIL import Image, ImageChops
 from ..core.alignment import Alignment, align, by_frames
 from ..core.catalog import FileRow
 from ..core.decoder import open_image, read_file, to_rgb
-from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, KeepPreference, keep_rank
+from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, KeepPreference
 from ..core.embedding import Embedder
 from ..core.cleanup import check_kept
 from ..core.file_actions import ActionResult, FileMover, Recovery, in_trash, recover

@@ -12,11 +12,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
-    QSplitter, QTabWidget, QToolBar, QWidget,
+    QFileDialog, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
+    QSplitter, QTabWidget, QToolBar,
 )
 
 from ..core.duplicates import GroupMember, removable_copies

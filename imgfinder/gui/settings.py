@@ -1,8 +1,8 @@
-"""Settings that persist between runs (folders, threshold, thumbnail size, geometry).
-
-Stored as an INI file in the data folder, so each library has its own settings and
-tests using a temporary data folder never touch the user's.
-"""
+"""The app's settings: the library's shared choices from the Qt-free core store
+(``core.settings``: folders, reference folders, threshold, which copy to keep, thumbnail
+size, sort order, read by the CLI too), and what only the window needs (its geometry and
+state) in a QSettings INI file beside it. Both live in the data folder, so each library has
+its own and tests on a temporary data folder never touch the user's."""
 
 from __future__ import annotations
 
@@ -10,79 +10,76 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..core.duplicates import DEFAULT_THRESHOLD, KeepPreference
+from ..core.duplicates import KeepPreference
+from ..core.settings import DEFAULT_THUMB, LEGACY_INI, Settings, SettingsError
 
-SETTINGS_NAME = "gui-settings.ini"
-DEFAULT_THUMB = 160
+SETTINGS_NAME = LEGACY_INI  # the window's QSettings file (it held every setting before)
+__all__ = ["AppSettings", "DEFAULT_THUMB", "SETTINGS_NAME"]
 
 
 class AppSettings:
-    def __init__(self, data_dir: Path) -> None:
-        self._s = QSettings(str(Path(data_dir) / SETTINGS_NAME), QSettings.Format.IniFormat)
+    """The shared store's choices as properties, and the window's geometry."""
 
-    def _list(self, key: str) -> list[str]:
-        value = self._s.value(key, [])
-        if isinstance(value, str):
-            return [value] if value else []
-        return [str(v) for v in value or []]
+    def __init__(self, data_dir: Path) -> None:
+        self.shared = Settings(data_dir)
+        self._s = QSettings(str(Path(data_dir) / SETTINGS_NAME), QSettings.Format.IniFormat)
+        self.problems: list[str] = list(self.shared.notes)  # what could not be read or saved
+
+    def _save(self, name: str, value) -> None:
+        """Set one shared choice; a file that cannot be written keeps it for this run and
+        says why (``problems``), never an exception in a slot."""
+        try:
+            setattr(self.shared, name, value)
+        except SettingsError as exc:
+            self.problems.append(str(exc))
 
     @property
     def folders(self) -> list[str]:
-        return self._list("library/folders")
+        return self.shared.folders
 
     @folders.setter
     def folders(self, value: list[str]) -> None:
-        self._s.setValue("library/folders", list(value))
+        self._save("folders", value)
 
     @property
     def reference_folders(self) -> list[str]:
-        return self._list("library/reference_folders")
+        return self.shared.reference_folders
 
     @reference_folders.setter
     def reference_folders(self, value: list[str]) -> None:
-        self._s.setValue("library/reference_folders", list(value))
+        self._save("reference_folders", value)
 
     @property
     def threshold(self) -> float:
-        try:
-            return float(self._s.value("duplicates/threshold", DEFAULT_THRESHOLD))
-        except (TypeError, ValueError):
-            return DEFAULT_THRESHOLD
+        return self.shared.threshold
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        self._s.setValue("duplicates/threshold", float(value))
+        self._save("threshold", value)
 
     @property
     def keep_preference(self) -> KeepPreference:
-        """Which copy of a RAW + JPEG pair to keep (the duplicates view's "Keep" choice)."""
-        try:
-            return KeepPreference(str(self._s.value("duplicates/keep", KeepPreference.BEST_PIXELS.value)))
-        except ValueError:
-            return KeepPreference.BEST_PIXELS
+        return self.shared.keep_preference
 
     @keep_preference.setter
     def keep_preference(self, value: KeepPreference) -> None:
-        self._s.setValue("duplicates/keep", KeepPreference(value).value)
+        self._save("keep_preference", value)
 
     @property
     def thumb_size(self) -> int:
-        try:
-            return max(64, min(320, int(self._s.value("view/thumb_size", DEFAULT_THUMB))))
-        except (TypeError, ValueError):
-            return DEFAULT_THUMB
+        return self.shared.thumb_size
 
     @thumb_size.setter
     def thumb_size(self, value: int) -> None:
-        self._s.setValue("view/thumb_size", int(value))
+        self._save("thumb_size", value)
 
     @property
     def sort_key(self) -> str:
-        return str(self._s.value("view/sort", "name"))
+        return self.shared.sort_key
 
     @sort_key.setter
     def sort_key(self, value: str) -> None:
-        self._s.setValue("view/sort", value)
+        self._save("sort_key", value)
 
     def geometry(self) -> QByteArray | None:
         value = self._s.value("window/geometry")

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from pathlib import Path
 
 import pytest
 from gui_helpers import index_and_wait
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -253,7 +252,6 @@ PURE_HELPERS = {"core/file_actions:is_under", "core/duplicates:removable_copies"
 def heavy_calls_on_this_thread():
     """Record every call into blocking code made by the calling (GUI) thread: Python functions
     of imgfinder's core, embedders and model, Pillow decoding, and C calls into sqlite3 or Annoy."""
-    import sys
 
     core = str(Path(__import__("imgfinder").__file__).parent)
     seen: list[str] = []

@@ -249,16 +249,18 @@ def test_damaged_thumbnail_entries_are_made_again(world, tmp_path: Path, kind) -
     assert all(e.is_file() for e in entries)
 
 
+@pytest.mark.parametrize("name", ["gui-settings.ini", "settings.json"])
 @pytest.mark.parametrize("kind", ["zero", "half", "garbage", "folder"])
-def test_damaged_app_settings_fall_back_to_defaults(tmp_path: Path, kind) -> None:
+def test_damaged_app_settings_fall_back_to_defaults(tmp_path: Path, kind, name) -> None:
     from imgfinder.gui.settings import DEFAULT_THUMB, AppSettings
 
     settings = AppSettings(tmp_path)
     settings.folders = ["/photos/a", "/photos/b"]
     settings.thumb_size = 200
     settings.threshold = 0.93
+    settings.set_geometry(b"x", b"y")
     settings.sync()
-    damage(tmp_path / "gui-settings.ini", kind)
+    damage(tmp_path / name, kind)
     again = AppSettings(tmp_path)
     assert isinstance(again.folders, list) and all(isinstance(f, str) for f in again.folders)
     assert again.thumb_size in (200, DEFAULT_THUMB) and 0.0 <= again.threshold <= 1.0
