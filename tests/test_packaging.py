@@ -421,3 +421,19 @@ def test_benchmarks_have_an_extra_and_the_screenshots_need_no_shared_folder(tmp_
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "a.jpg").write_bytes(b"")
     assert shots.default_photos(tmp_path / "shared") == tmp_path / "shared"
+
+
+def test_the_readme_is_one_page_and_every_link_in_the_docs_leads_somewhere() -> None:
+    """Issue #24: a user's page under ~200 lines, the rest in docs/, linked; a moved section
+    must not leave a link to nowhere."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    for name in ("cli", "quality", "performance", "safety", "model", "how-it-works", "limitations", "gui"):
+        assert f"docs/{name}.md" in readme and (REPO / "docs" / f"{name}.md").is_file()
+    broken = [(page.name, target) for page in pages
+              for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
+              if not target.startswith(("http:", "https:")) and not (page.parent / target).exists()]
+    assert broken == []

@@ -27,7 +27,7 @@ costs 13.5 MB in the wheel (12.4 MB compressed).
 
 ``--precision float16`` (weights stored as float16, 6.8 MB) and ``--precision int8``
 (full-integer quantisation calibrated on ``--calibration`` photos, 4.0 MB) write models for
-measurements; the shipped one is float32 (see the README's Model section for why).
+measurements; the shipped one is float32 (see docs/model.md for why).
 """
 
 from __future__ import annotations
