@@ -113,7 +113,7 @@ def test_default_threshold_lives_in_core(tmp_path: Path) -> None:
     from imgfinder.core import duplicates
 
     assert cli.DEFAULT_THRESHOLD is duplicates.DEFAULT_THRESHOLD == 0.75
-    source = (Path(cli.__file__).parent / "core" / "settings.py").read_text()
+    source = (Path(cli.__file__).parent.parent / "core" / "settings.py").read_text()
     assert "from ..cli" not in source and "from .duplicates import DEFAULT_THRESHOLD" in source
     from imgfinder.core.settings import Settings
 

@@ -11,14 +11,12 @@ re-reads the schema version inside it, with a busy timeout. A damaged database (
 "database disk image is malformed", "file is not a database") raises ``CatalogDamaged``,
 on open or from any later call; ``set_aside`` and ``salvage`` are what ``imgfinder repair``
 uses to keep the damaged file (never deleted: it holds the undo log and the "not
-duplicates" marks) and to carry what can still be read into a new catalog.
-"""
+duplicates" marks) and to carry what can still be read into a new catalog."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import os
 import shutil
 import sqlite3
@@ -27,322 +25,47 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
+from .catalog_errors import CatalogDamaged, ReadOnlyCatalog, _guard_all, _guarded, is_damage, is_read_only_error
+from .catalog_journal import CatalogJournal
+from .catalog_repair import Salvaged, companion_paths, move_aside_folders, salvage, set_aside
+from .catalog_rows import (
+    _META_COLUMNS,
+    FileRecord,
+    FileRow,
+    FileState,
+    JournalEntry,
+    KnownContent,
+    _dec,
+    _descriptor,
+    _descriptor_bytes,
+    _enc,
+    _info,
+    _prefixed,
+    _row,
+)
+from .catalog_schema import _MIGRATIONS, ACTIONS, DONE, PENDING, SCHEMA_VERSION, SKIPPED, UNDOING, UNDONE, _statements
 from .photo_info import EXIF_FIELDS, PhotoInfo
 
-SCHEMA_VERSION = 7
-_IN_CHUNK = 900  # ids per "IN (...)" query: SQLite's bound-parameter limit is 999 on old builds
-
-# Each entry upgrades the schema from version (index) to version (index + 1).
-_MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE files (
-        id INTEGER PRIMARY KEY,
-        path BLOB NOT NULL UNIQUE,
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        hash TEXT,
-        width INTEGER,
-        height INTEGER,
-        model_id TEXT,
-        embedding BLOB,
-        error TEXT,
-        indexed_at REAL NOT NULL
-    );
-    CREATE INDEX files_hash ON files(hash);
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT INTO meta(key, value) VALUES ('generation', '0');
-    """,
-    """
-    CREATE TABLE ignored_pairs (
-        hash_a TEXT NOT NULL,
-        hash_b TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        PRIMARY KEY (hash_a, hash_b)
-    );
-    CREATE TABLE file_actions (
-        id INTEGER PRIMARY KEY,
-        batch INTEGER NOT NULL,
-        action TEXT NOT NULL,
-        source BLOB NOT NULL,
-        destination BLOB,
-        created_at REAL NOT NULL,
-        undone INTEGER NOT NULL DEFAULT 0
-    );
-    """,
-    # The grey layout signature that verifies near-duplicate pairs (core.layout).
-    """
-    ALTER TABLE files ADD COLUMN layout BLOB;
-    """,
-    # The model's descriptor (float16), from which both the copy vector (``embedding``)
-    # and the retrieval vector are derived: a new head or whitening needs no decoding.
-    """
-    ALTER TABLE files ADD COLUMN descriptor BLOB;
-    ALTER TABLE files ADD COLUMN feature_id TEXT;
-    """,
-    # The photo's EXIF facts (core.photo_info.EXIF_FIELDS), read from its header at index
-    # time: a row means "read"; a file indexed before this version has none until it
-    # changes, and whoever needs its facts reads the file instead.
-    """
-    CREATE TABLE photo_meta (
-        file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
-        format TEXT,
-        date_taken TEXT,
-        date_subsec TEXT,
-        date_offset TEXT,
-        make TEXT,
-        model TEXT,
-        lens_make TEXT,
-        lens_model TEXT,
-        exposure_time REAL,
-        f_number REAL,
-        iso INTEGER,
-        focal_length REAL,
-        latitude REAL,
-        longitude REAL,
-        altitude REAL
-    );
-    """,
-    # 5 -> 6: how colourful the photo is (``decoder.chroma``), so a greyscale copy of a
-    # colour photo can be told from the stored row (``duplicates.GREY_PAIR_SLACK``).
-    # NULL for rows written before: not known to be greyscale.
-    "ALTER TABLE files ADD COLUMN chroma REAL;",
-    # 6 -> 7: the undo log becomes a write-ahead journal (``file_actions``): each move is
-    # logged, durably, with the content hash and size of the photo *before* it moves
-    # (state 'pending'), then marked 'done'; an undo marks it 'undoing' before the file goes
-    # back. After a kill, ``file_actions.recover`` finds the entries still in flight and
-    # finishes or rolls them back. 'skipped': set aside by ``undo --skip`` (undone=2).
-    """
-    ALTER TABLE file_actions ADD COLUMN hash TEXT;
-    ALTER TABLE file_actions ADD COLUMN size INTEGER;
-    ALTER TABLE file_actions ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
-    """,
+# The catalog's façade: its rows, schema, errors and repair are defined beside it and
+# re-exported here, so ``from .catalog import FileRow`` keeps working for every caller.
+__all__ = [
+    "ACTIONS", "DONE", "PENDING", "SCHEMA_VERSION", "SKIPPED", "UNDOING", "UNDONE", "Catalog", "CatalogDamaged",
+    "FileRecord", "FileRow", "FileState", "JournalEntry", "KnownContent", "ReadOnlyCatalog", "Salvaged",
+    "companion_paths", "is_damage", "is_read_only_error", "move_aside_folders", "salvage", "set_aside",
 ]
 
-# States of a journal entry (``file_actions.state``).
-PENDING, DONE, UNDOING, UNDONE, SKIPPED = "pending", "done", "undoing", "undone", "skipped"
-ACTIONS = ("trash", "move", "link", "system-trash")  # the last: Windows and macOS (core.system_trash)
+_IN_CHUNK = 900  # ids per "IN (...)" query: SQLite's bound-parameter limit is 999 on old builds
 
 
 BUSY_TIMEOUT = 30.0  # seconds another process may hold the write lock before we give up
-SQLITE_MAGIC = b"SQLite format 3\x00"
-_DAMAGE_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes)
-# SQLite's words for a damaged file, and Python's for a text value that is not text (the
-# catalog stores paths as BLOBs and writes only ASCII text, so only damage makes one).
-_DAMAGE_TEXTS = ("malformed", "file is not a database", "file is encrypted or is not a database",
-                 "could not decode to utf-8")
 
 
-class ReadOnlyCatalog(RuntimeError):
-    """The catalog is opened read-only and what was asked needs to write it (an upgrade of
-    its schema): one line naming the file and why."""
-
-
-def is_read_only_error(exc: BaseException) -> bool:
-    """True when SQLite refused a write because the file or its folder is read-only
-    (SQLITE_READONLY and its extended codes: "attempt to write a readonly database")."""
-    if not isinstance(exc, sqlite3.Error):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
-    return (code is not None and (code & 0xFF) == 8) or "readonly database" in str(exc).lower()
-
-
-class CatalogDamaged(sqlite3.DatabaseError):
-    """The catalog database is damaged: it cannot be used until it is repaired.
-
-    ``str()`` is one line naming the file and SQLite's reason; the command line adds what
-    to do (``imgfinder repair``), the app offers the same in a dialog.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = Path(path)
-        self.reason = _one_line(reason)
-        super().__init__(f"the catalog {self.path} is damaged ({self.reason})")
-
-
-def _one_line(reason: str) -> str:
-    """SQLite's reason, printable on one line (a damaged value quoted in it may be anything)."""
-    reason = reason.split(" with text '")[0]  # "Could not decode to UTF-8 column 'x' with text '<garbage>'"
-    text = "".join(ch if ch.isprintable() else " " for ch in reason)
-    text = " ".join(text.split())
-    return text if len(text) <= 200 else text[:199] + "…"
-
-
-def is_damage(exc: BaseException) -> bool:
-    """True when an SQLite error means the database file itself is damaged (not locked,
-    not a full disk, not a permission)."""
-    if isinstance(exc, CatalogDamaged):
-        return True
-    if not isinstance(exc, sqlite3.DatabaseError):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
-    if code is not None and (code & 0xFF) in _DAMAGE_CODES:
-        return True
-    text = str(exc).lower()
-    return any(t in text for t in _DAMAGE_TEXTS)
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _guarded(fn: _F) -> _F:
-    """Turn SQLite's damage errors raised by a Catalog method into ``CatalogDamaged``."""
-
-    @functools.wraps(fn)
-    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(self, *args, **kwargs)
-        except CatalogDamaged:
-            raise
-        except sqlite3.DatabaseError as exc:
-            if is_damage(exc):
-                raise CatalogDamaged(self.path, str(exc)) from exc
-            raise
-
-    return wrapper  # type: ignore[return-value]
-
-
-def companion_paths(db_path: str | os.PathLike[str]) -> list[Path]:
-    """The database and SQLite's files next to it (write-ahead log, shared memory)."""
-    p = Path(db_path)
-    return [p, p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")]
-
-
-def _enc(path: str) -> bytes:
-    return os.fsencode(path)
-
-
-def _dec(raw: bytes) -> str:
-    return os.fsdecode(raw)
-
-
-@dataclass(frozen=True)
-class FileState:
-    """What an incremental scan needs to decide whether a file must be read again."""
-
-    id: int
-    size: int
-    mtime_ns: int
-    model_id: str | None
-    error: str | None
-    feature_id: str | None = None  # set when a descriptor is stored
-
-
-@dataclass(frozen=True)
-class FileRow:
-    id: int
-    path: str
-    size: int
-    mtime_ns: int
-    hash: str | None
-    width: int | None
-    height: int | None
-    error: str | None
-
-
-@dataclass(frozen=True)
-class KnownContent:
-    """An embedding already made for some bytes, reusable by any file with the same hash."""
-
-    embedding: np.ndarray
-    width: int | None
-    height: int | None
-    layout: bytes | None = None
-    descriptor: np.ndarray | None = None
-    chroma: float | None = None
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """A freshly read file ready to be written; ``error`` set means it could not be read."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    hash: str | None = None
-    width: int | None = None
-    height: int | None = None
-    embedding: np.ndarray | None = None
-    error: str | None = None
-    layout: bytes | None = None
-    descriptor: np.ndarray | None = None
-    # The EXIF facts read with it (``metadata.image_info``); None: not read this time (a
-    # resumed row keeps what it has), but a record with an ``error`` forgets them.
-    info: PhotoInfo | None = None
-    chroma: float | None = None  # ``decoder.chroma`` of the model's pixels (None: not known)
-
-
-_META_COLUMNS = ", ".join(EXIF_FIELDS)
-
-
-@dataclass
-class JournalEntry:
-    """One row of the undo journal; ``damage`` says why it cannot be trusted (or None)."""
-
-    id: int
-    batch: int
-    action: str
-    source: str
-    destination: str | None
-    hash: str | None
-    size: int | None
-    state: str
-    undone: int
-    damage: str | None = None
-
-
-def _journal_entry(r: tuple) -> JournalEntry:
-    """A row as an entry, checking every field: damage is reported, not raised."""
-    i, batch, action, source, destination, content_hash, size, state, undone = r
-    problems = []
-
-    def path(value: object, what: str) -> str | None:
-        if isinstance(value, bytes):
-            try:
-                text = _dec(value)
-            except Exception:  # noqa: BLE001
-                problems.append(f"its {what} cannot be read")
-                return None
-        elif isinstance(value, str):
-            text = value
-        else:
-            problems.append(f"its {what} is missing" if value is None else f"its {what} is not a path")
-            return None
-        if "\0" in text or not os.path.isabs(text) or os.path.normpath(text) != text:
-            problems.append(f"its {what} {text!r} is not a plain absolute path")
-        return text
-
-    src = path(source, "original path")
-    dst = path(destination, "destination")
-    if action not in ACTIONS:
-        problems.append(f"its action {action!r} is unknown")
-    if not isinstance(batch, int):
-        problems.append("its batch number is damaged")
-    if content_hash is not None and not (isinstance(content_hash, str) and len(content_hash) == 40
-                                         and all(c in "0123456789abcdef" for c in content_hash)):
-        problems.append("its content hash is damaged")
-        content_hash = None
-    if size is not None and not (isinstance(size, int) and size >= 0):
-        problems.append("its size is damaged")
-        size = None
-    if state not in (PENDING, DONE, UNDOING, UNDONE, SKIPPED):
-        problems.append(f"its state {state!r} is unknown")
-        state = DONE
-    if undone not in (0, 1, 2):
-        problems.append("its undone mark is damaged")
-        undone = 0
-    return JournalEntry(
-        int(i), batch if isinstance(batch, int) else 0, action if isinstance(action, str) else "?",
-        src or "", dst, content_hash, size, state, int(undone), "; ".join(problems) or None,
-    )
-
-
-class Catalog:
+class Catalog(CatalogJournal):
     """A connection to one catalog database (safe to share between threads)."""
 
     def __init__(self, db_path: str | os.PathLike[str], read_only: bool = False) -> None:
@@ -818,117 +541,6 @@ class Catalog:
         with self._lock:
             return {(a, b) for a, b in self._conn.execute("SELECT hash_a, hash_b FROM ignored_pairs")}
 
-    # -- the journal of file actions (for undo and recovery) -----------------------------
-    def _durable(self, body: Callable[[], Any]) -> Any:
-        """Run ``body`` in one transaction that is on disk (fsync) when this returns: the
-        journal's intents must survive a kill or a power cut before the file moves."""
-        with self._lock:
-            self._conn.execute("PRAGMA synchronous=FULL")
-            try:
-                out: list[Any] = []
-                self._write_transaction(lambda: out.append(body()))
-                return out[0]
-            finally:
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-
-    def journal_intent(self, batch: int | None, action: str, source: str, destination: str,
-                       content_hash: str | None, size: int | None) -> tuple[int, int]:
-        """Log, durably, that ``source`` is about to move to ``destination`` (state pending);
-        a new batch when ``batch`` is None. Returns (batch, entry id)."""
-        def body() -> tuple[int, int]:
-            b = batch
-            if b is None:
-                b = int(self._conn.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM file_actions").fetchone()[0])
-            cur = self._conn.execute(
-                "INSERT INTO file_actions(batch, action, source, destination, created_at, hash, size, state) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (b, action, _enc(source), _enc(destination), time.time(), content_hash, size, PENDING),
-            )
-            return b, int(cur.lastrowid or 0)
-
-        return self._durable(body)
-
-    def journal_state(self, action_id: int, state: str) -> None:
-        """Move one entry to ``state`` (undone=1 for 'undone', 2 for 'skipped'); durable
-        when it precedes a file operation ('undoing')."""
-        undone = {UNDONE: 1, SKIPPED: 2}.get(state, 0)
-
-        def body() -> None:
-            self._conn.execute("UPDATE file_actions SET state=?, undone=? WHERE id=?", (state, undone, action_id))
-
-        if state == UNDOING:
-            self._durable(body)
-        else:
-            with self._lock, self._conn:
-                body()
-
-    def journal_drop(self, action_id: int) -> None:
-        """Forget an intent whose file did not move (rolled back, or the name was taken)."""
-        with self._lock, self._conn:
-            self._conn.execute("DELETE FROM file_actions WHERE id=?", (action_id,))
-
-    def journal_entries(self, where: str = "undone=0", args: Sequence[object] = ()) -> list[JournalEntry]:
-        """Entries matching ``where``, oldest first; a damaged row is returned with its
-        ``damage`` said, never raised (a bad row must not stop the others)."""
-        with self._lock:
-            cur = self._conn.execute(
-                f"SELECT id, batch, action, source, destination, hash, size, state, undone FROM file_actions "
-                f"WHERE {where} ORDER BY batch, id", tuple(args),
-            )
-            return [_journal_entry(r) for r in cur]
-
-    def in_flight(self) -> list[JournalEntry]:
-        """Entries a killed process left in flight (pending or undoing)."""
-        return self.journal_entries("undone=0 AND state IN (?, ?)", (PENDING, UNDOING))
-
-    def log_actions(self, entries: Sequence[tuple[str, str, str | None]]) -> int:
-        """Record (action, source, destination) moves as one undoable batch (state done);
-        returns its number. (Moves are journaled one by one by ``FileMover``; this is for
-        importing whole batches.)"""
-        with self._lock, self._conn:
-            row = self._conn.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM file_actions").fetchone()
-            batch = int(row[0])
-            now = time.time()
-            self._conn.executemany(
-                "INSERT INTO file_actions(batch, action, source, destination, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(batch, a, _enc(s), _enc(d) if d else None, now) for a, s, d in entries],
-            )
-        return batch
-
-    def last_batch_entries(self) -> tuple[int, list[JournalEntry]] | None:
-        """The newest batch with entries not undone nor skipped: (batch, its entries)."""
-        with self._lock:
-            row = self._conn.execute("SELECT MAX(batch) FROM file_actions WHERE undone=0").fetchone()
-        if not row or row[0] is None:
-            return None
-        try:
-            batch = int(row[0])
-        except (TypeError, ValueError):
-            batch = row[0]
-        return batch, self.journal_entries("undone=0 AND batch=?", (row[0],))
-
-    def last_action_batch(self) -> tuple[int, list[tuple[int, str, str, str | None]]] | None:
-        """The newest batch not undone yet: (batch, [(id, action, source, destination)])."""
-        last = self.last_batch_entries()
-        if last is None:
-            return None
-        return last[0], [(e.id, e.action, e.source, e.destination) for e in last[1]]
-
-    def mark_undone(self, action_ids: Iterable[int]) -> None:
-        with self._lock, self._conn:
-            self._conn.executemany("UPDATE file_actions SET undone=1, state='undone' WHERE id=?",
-                                   [(i,) for i in action_ids])
-
-    def skip_actions(self, action_ids: Iterable[int]) -> None:
-        """Set entries aside (``undo --skip``): older batches can be undone past them."""
-        with self._lock, self._conn:
-            self._conn.executemany("UPDATE file_actions SET undone=2, state='skipped' WHERE id=?",
-                                   [(i,) for i in action_ids])
-
-    def journal_problems(self) -> list[JournalEntry]:
-        """The damaged rows of the undo log not set aside yet, for ``repair``."""
-        return [e for e in self.journal_entries("undone<>2") if e.damage]
-
     # -- repair -------------------------------------------------------------------------
     def restore_salvaged(self, salvaged: Salvaged) -> None:
         """Carry the "not duplicates" marks and the undo log read from a damaged catalog
@@ -943,35 +555,6 @@ class Catalog:
                 "VALUES (?, ?, ?, ?, ?, ?, CASE WHEN ?6 THEN 'undone' ELSE 'done' END)",
                 salvaged.actions,
             )
-
-
-def _descriptor_bytes(descriptor: np.ndarray) -> bytes:
-    """Descriptors are stored as float16: half the bytes, and whitening and the heads are
-    insensitive to the rounding (relative error ~5e-4)."""
-    return np.ascontiguousarray(descriptor, dtype=np.float16).tobytes()
-
-
-def _descriptor(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-
-
-def _row(r: tuple) -> FileRow:
-    return FileRow(r[0], _dec(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
-
-
-def _prefixed(prefix: str) -> str:
-    return ", ".join(prefix + name for name in EXIF_FIELDS)
-
-
-def _info(r: tuple) -> PhotoInfo:
-    """(id, path, size, width, height, error, *EXIF_FIELDS) -> PhotoInfo."""
-    _, path, size, width, height, error, *exif = r
-    return PhotoInfo(_dec(path), size, width, height, error=error, **dict(zip(EXIF_FIELDS, exif)))
-
-
-def _statements(script: str) -> list[str]:
-    """The statements of a migration (they hold no ';' inside literals)."""
-    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 def _retry_locked(fn: Callable[[], Any], timeout: float = BUSY_TIMEOUT) -> Any:
@@ -990,194 +573,5 @@ def _retry_locked(fn: Callable[[], Any], timeout: float = BUSY_TIMEOUT) -> Any:
         delay = min(delay * 2, 0.1)
 
 
-def _stamp() -> str:
-    return time.strftime("%Y%m%d-%H%M%S")
-
-
-def move_aside_folders(db_path: Path) -> None:
-    """A folder where SQLite's write-ahead log or shared-memory file belongs keeps every
-    open from working; SQLite cannot have written anything in it, so it is renamed aside
-    (kept, never deleted) and the catalog opens as it was last committed to the main file."""
-    for side in companion_paths(db_path)[1:]:
-        if side.is_dir() and not side.is_symlink():
-            try:
-                side.rename(_free_name(side.with_name(f"{side.name}.damaged-{_stamp()}")))
-            except OSError:
-                pass  # left for SQLite to report
-
-
-def _free_name(path: Path) -> Path:
-    n, candidate = 1, path
-    while candidate.exists() or candidate.is_symlink():
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate
-
-
-def set_aside(db_path: str | os.PathLike[str]) -> list[Path]:
-    """Rename a damaged catalog and its write-ahead log out of the way, never deleting them:
-    ``catalog.sqlite3`` -> ``catalog-damaged-YYYYmmdd-HHMMSS.sqlite3`` (and ``-wal``, ``-shm``
-    alongside, so SQLite still reads them together). Returns the new paths, database first."""
-    db = Path(db_path)
-    stem, suffix = os.path.splitext(db.name)
-    base = _free_name(db.with_name(f"{stem}-damaged-{_stamp()}{suffix}"))
-    while any(os.path.lexists(p) for p in companion_paths(base)[1:]):
-        base = _free_name(base.with_name(base.stem + "-x" + suffix))
-    kept: list[Path] = []
-    for src, dst in zip(companion_paths(db), companion_paths(base)):
-        if os.path.lexists(src):
-            os.rename(src, dst)
-            kept.append(dst)
-    return kept
-
-
-@dataclass
-class Salvaged:
-    """What could still be read from a damaged catalog."""
-
-    ignored_pairs: list[tuple[str, str, float]] = field(default_factory=list)
-    actions: list[tuple[int, str, bytes, bytes | None, float, int]] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)  # photos it listed (to say what to index again)
-    notes: list[str] = field(default_factory=list)
-
-
-def salvage(db_path: str | os.PathLike[str]) -> Salvaged:
-    """Read what survives of a damaged catalog (the file is not changed: a temporary copy is read).
-
-    Row by row, the way ``sqlite3 .recover`` starts: each table is scanned in rowid order,
-    and past an unreadable page the scan resumes further on, then from the end backwards;
-    the "not duplicates" marks are also read from their index, which lives on other pages.
-    A file whose first bytes are garbage gets SQLite's header back in the copy first.
-    """
-    out = Salvaged()
-    sources = [p for p in companion_paths(db_path)[:2] if p.is_file()]
-    if not sources or sources[0] != Path(db_path):
-        return out
-    # The copy sits next to the original: the same disk, which has room for a catalog.
-    with tempfile.TemporaryDirectory(prefix=".salvage-", dir=Path(db_path).parent) as tmp:
-        copy = Path(tmp) / "catalog.sqlite3"
-        for src, dst in zip(sources, companion_paths(copy)):
-            shutil.copyfile(src, dst)
-        _restore_header(copy)
-        try:
-            conn = sqlite3.connect(copy, timeout=1.0)
-        except sqlite3.Error as exc:
-            out.notes.append(str(exc))
-            return out
-        try:
-            pairs = _tolerant_rows(conn, "ignored_pairs", "hash_a, hash_b, created_at", out.notes)
-            pairs += _tolerant_rows(
-                conn, "ignored_pairs INDEXED BY sqlite_autoindex_ignored_pairs_1", "hash_a, hash_b, 0.0", out.notes,
-                ordered=False,
-            )
-            seen: set[tuple[str, str]] = set()
-            for _, (a, b, created) in pairs:
-                if isinstance(a, str) and isinstance(b, str) and (a, b) not in seen:
-                    seen.add((a, b))
-                    out.ignored_pairs.append((a, b, float(created or 0.0)))
-            for rowid, (batch, action, source, destination, created, undone) in _tolerant_rows(
-                conn, "file_actions", "batch, action, source, destination, created_at, undone", out.notes,
-            ):
-                if isinstance(batch, int) and isinstance(action, str) and isinstance(source, bytes):
-                    out.actions.append((batch, action, source, destination if isinstance(destination, bytes) else None,
-                                        float(created or 0.0), int(bool(undone))))
-            paths = _tolerant_rows(conn, "files INDEXED BY sqlite_autoindex_files_1", "path", out.notes, ordered=False)
-            paths += _tolerant_rows(conn, "files", "path", out.notes)
-            out.paths = sorted({_dec(p) for _, (p,) in paths if isinstance(p, bytes)})
-        finally:
-            conn.close()
-    return out
-
-
-def _restore_header(copy: Path) -> None:
-    """Give a copy whose first 100 bytes (SQLite's file header) are damaged a valid header
-    again, trying each page size until the schema can be read; the rest of page 1 (the
-    schema's own b-tree) and every other page are left as they are."""
-    try:
-        with open(copy, "r+b") as f:
-            head = f.read(100)
-            if len(head) < 100 or head.startswith(SQLITE_MAGIC):
-                return
-            size = os.fstat(f.fileno()).st_size
-    except OSError:
-        return
-    stored = int.from_bytes(head[16:18], "big")
-    sizes = [4096, 1024, 2048, 8192, 16384, 32768, 65536, 512]
-    if stored == 1 or (512 <= stored <= 32768 and stored & (stored - 1) == 0):
-        sizes.insert(0, 65536 if stored == 1 else stored)
-    for page_size in dict.fromkeys(sizes):
-        if size % page_size:
-            continue
-        header = bytearray(100)
-        header[:16] = SQLITE_MAGIC
-        header[16:18] = (1 if page_size == 65536 else page_size).to_bytes(2, "big")
-        header[18:20] = b"\x02\x02"  # WAL: the write-ahead log copied alongside is read too
-        header[21:24] = b"\x40\x20\x20"  # payload fractions (fixed by the format)
-        header[44:48] = (4).to_bytes(4, "big")  # schema format
-        header[56:60] = (1).to_bytes(4, "big")  # UTF-8
-        header[60:64] = SCHEMA_VERSION.to_bytes(4, "big")
-        with open(copy, "r+b") as f:
-            f.write(header)
-        try:
-            conn = sqlite3.connect(copy, timeout=1.0)
-            try:
-                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-                return
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            continue
-
-
-def _tolerant_rows(
-    conn: sqlite3.Connection, table: str, columns: str, notes: list[str], ordered: bool = True,
-) -> list[tuple[int, tuple]]:
-    """(rowid, row) pairs of ``table`` that can be read, skipping damaged pages."""
-    found: dict[int, tuple] = {}
-
-    def scan(sql: str, args: tuple = ()) -> tuple[int | None, bool]:
-        """Rows from ``sql`` until it fails: (the last rowid read or None, whether it failed)."""
-        last = None
-        try:
-            for r in conn.execute(sql, args):
-                found.setdefault(int(r[0]), tuple(r[1:]))
-                last = int(r[0])
-        except sqlite3.Error as exc:
-            if str(exc) not in notes:
-                notes.append(str(exc))
-            return last, True
-        return last, False
-
-    if not ordered:  # an index: one pass (its rowids are those of the table)
-        scan(f"SELECT rowid, {columns} FROM {table}")
-        return sorted(found.items())
-    last, failed = scan(f"SELECT rowid, {columns} FROM {table} ORDER BY rowid")
-    if not failed:
-        return sorted(found.items())
-    start, step = (last if last is not None else 0), 1
-    for _ in range(40):  # past a damaged page: resume further on, with growing jumps
-        resumed, failed = scan(f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid", (start + step,))
-        if resumed is not None:
-            start, step = resumed, 1
-            if not failed:
-                break
-        else:
-            step *= 2
-            if not failed or step > 1 << 40:
-                break
-    scan(f"SELECT rowid, {columns} FROM {table} ORDER BY rowid DESC")
-    return sorted(found.items())
-
-
-def _guard_all(cls: type) -> None:
-    """Every method and property of ``cls`` reports a damaged file as ``CatalogDamaged``."""
-    for name, attr in list(vars(cls).items()):
-        if name.startswith("__") or name in ("_read_snapshot",):
-            continue
-        if isinstance(attr, property) and attr.fget is not None:
-            setattr(cls, name, property(_guarded(attr.fget), attr.fset, attr.fdel, attr.__doc__))
-        elif callable(attr) and not isinstance(attr, (staticmethod, classmethod)):
-            setattr(cls, name, _guarded(attr))
-
-
 _guard_all(Catalog)
+_guard_all(CatalogJournal)

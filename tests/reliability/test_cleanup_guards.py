@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 from _state import cli
 
-from imgfinder import cli as cli_module
+from imgfinder.cli import duplicates as cli_module  # where the clean-up asks
 from imgfinder.core import file_actions
 from imgfinder.core.catalog import SCHEMA_VERSION
 
