@@ -14,498 +14,70 @@ The trash follows the freedesktop.org Trash specification (what GNOME, KDE and m
 managers use): the .trashinfo is created first, exclusively, to reserve the name, then the
 file goes to ``files/``; so trashed photos can also be restored from the desktop's trash.
 On Windows and macOS the trash is the system's (``system_trash``): photos go in through its
-API, journaled the same way, and undo says how to restore them from there.
-"""
+API, journaled the same way, and undo says how to restore them from there."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
-import stat
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, unquote_to_bytes
 
-from .catalog import DONE, PENDING, UNDOING, Catalog, JournalEntry
+from . import system_trash
+from .catalog import DONE, UNDOING, Catalog, JournalEntry
+from .file_action_types import (
+    _TO_TRASH,
+    LINK,
+    MAX_NAME_TRIES,
+    MOVE,
+    TRASH,
+    ActionResult,
+    NotDone,
+    RefusedError,
+    _inside,
+    is_under,
+)
+from .file_steps import _backward, _forward, _make_trash, _remove_dirs, unique_path
+from .freedesktop_trash import (
+    UnsafeTrash,
+    _device,
+    _existing_ancestor,
+    _private_dir_problem,
+    _trashinfo_original,
+    _trashinfo_path,
+    _trashinfo_text,
+    home_trash,
+    in_trash,
+    trash_dir_for,
+    trash_problem,
+)
+from .recovery import (
+    Recovery,
+    _hash_of,
+    _known_hash,
+    _recover_locked,
+    _regular,
+    _remove_info_naming,
+    actions_lock,
+    recover,
+)
 from .safe_move import (
-    TEMP_PREFIX, Expected, Skipped, Transfer, check_unchanged, file_hash, fsync_dir, identity, is_temp_name,
+    Expected,
+    Skipped,
+    check_unchanged,
+    file_hash,
+    fsync_dir,
     sweep_stale_temps,
 )
-from . import system_trash
 from .system_trash import SYSTEM_TRASH, Sender, trash_name, uses_system_trash
 
-TRASH = "trash"
-MOVE = "move"
-# A byte-identical copy replaced by a hard link to the copy kept: the copy goes to the trash
-# (so undo can put it back) and the link takes its path (``FileMover.replace_with_links``).
-LINK = "link"
-_TO_TRASH = (TRASH, LINK)  # actions whose destination is a freedesktop trash entry
-
-
-MAX_NAME_TRIES = 1000
-
-
-class RefusedError(Exception):
-    """A file the user asked to move must not be moved (e.g. under a reference folder)."""
-
-
-class NotDone(Exception):
-    """One file was not moved (or not put back); ``reason`` says why, for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass
-class ActionResult:
-    """What a trash/move/undo did: (source, destination) pairs and per-file failures."""
-
-    done: list[tuple[str, str]] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, why it was left alone)
-    batch: int | None = None
-    bytes: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, destination) set aside by undo --skip
-    # Photos an undo found in the system's trash (Windows, macOS): it cannot take them out,
-    # says how to (``system_trash.restore_hint``) and sets their entries aside.
-    in_system_trash: list[str] = field(default_factory=list)
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def is_under(path: str, folders: Iterable[str]) -> bool:
-    """True if ``path`` is one of ``folders`` or inside one of them, as written or by real
-    path: a folder reached through a symlink (``~/Pictures -> /data/photos``) protects
-    the same files as its target, and a file reached through a link is where it really is."""
-    plain, real = os.path.abspath(path), os.path.realpath(path)
-    for folder in folders:
-        if _inside(plain, os.path.abspath(folder)) or _inside(real, os.path.realpath(folder)):
-            return True
-    return False
-
-
-def home_trash() -> Path:
-    """``$XDG_DATA_HOME/Trash`` (default ``~/.local/share/Trash``)."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "Trash"
-
-
-def in_trash(path: str) -> bool:
-    """True for files inside a freedesktop trash (home or per-device), which the GUI hides."""
-    if "Trash" not in path:  # nearly every path: no parsing (100,000 paths: 0.05 s, not 0.5 s)
-        return False
-    parts = Path(path).parts
-    for i, part in enumerate(parts[:-1]):
-        if parts[i + 1] == "files" and (
-            part == "Trash" or part.startswith(".Trash-") or (i > 0 and parts[i - 1] == ".Trash")
-        ):
-            return True
-    return False
-
-
-def _device(path: Path) -> int:
-    return os.stat(path).st_dev
-
-
-def _existing_ancestor(path: Path) -> Path:
-    while not path.exists() and path.parent != path:
-        path = path.parent
-    return path
-
-
-def _mount_point(path: str) -> Path:
-    p = Path(os.path.abspath(path))
-    dev = os.lstat(p).st_dev
-    while p.parent != p and os.lstat(p.parent).st_dev == dev:
-        p = p.parent
-    return p
-
-
-def _private_dir_problem(path: Path, create: bool) -> str | None:
-    """Why ``path`` cannot be a user's trash folder (None if it can): the freedesktop spec
-    (and GLib) accept only a real folder, not a symbolic link, owned by the user and
-    private (0700). Anyone who can write a disk's top folder could otherwise plant a link
-    there and receive the photos. ``create``: make it (0700) if it is missing."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        if not create:
-            return "does not exist"
-        try:
-            os.mkdir(path, 0o700)
-            st = os.lstat(path)
-        except OSError as exc:
-            return f"cannot be created ({exc.strerror or exc})"
-    except OSError as exc:
-        return f"cannot be checked ({exc.strerror or exc})"
-    if stat.S_ISLNK(st.st_mode):
-        return "is a symbolic link"
-    if not stat.S_ISDIR(st.st_mode):
-        return "is not a folder"
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        return "belongs to another user"
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        return f"is open to other users (mode {stat.S_IMODE(st.st_mode):04o}, not 0700)"
-    return None
-
-
-class UnsafeTrash(OSError):
-    """A per-device trash folder fails the spec's checks (its reason in ``strerror``)."""
-
-
-def trash_dir_for(path: str) -> tuple[Path, Path | None]:
-    """(trash directory, top dir for relative paths or None) for a file, per the spec.
-
-    On another device than the home trash: ``$topdir/.Trash/$uid`` when ``$topdir/.Trash``
-    is a real sticky folder and ``$uid`` in it passes the checks, else ``$topdir/.Trash-$uid``
-    if it passes them (made if missing); otherwise the home trash (the photo is copied
-    there, across devices). A trash that fails the checks is never used."""
-    home = home_trash()
-    if os.lstat(path).st_dev == os.stat(_existing_ancestor(home)).st_dev:
-        return home, None
-    top = _mount_point(path)
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    admin = top / ".Trash"
-    try:
-        st = os.lstat(admin)
-        if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
-            if _private_dir_problem(admin / str(uid), create=True) is None:
-                return admin / str(uid), top
-    except OSError:
-        pass
-    own = top / f".Trash-{uid}"
-    if _private_dir_problem(own, create=True) is None:
-        return own, top
-    return home, None
-
-
-def trash_problem(trash: Path) -> str | None:
-    """Why the trash folder ``trash`` must not be used now (None: it may): a per-device
-    trash must pass the spec's checks itself; in any trash, ``files`` and ``info`` must be
-    real folders of the user (never links that lead the photos elsewhere)."""
-    if _trash_topdir(trash) is not None:
-        problem = _private_dir_problem(trash, create=False)
-        if problem is not None:
-            return f"the trash folder {trash} {problem}"
-    for folder in (trash / "files", trash / "info"):
-        problem = _private_dir_problem(folder, create=False)
-        if problem is not None and not problem.startswith("is open to other users"):
-            return f"the trash folder {folder} {problem}"
-    return None
-
-
-def unique_path(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``folder/stem (n).ext`` if that already exists."""
-    candidate = folder / name
-    stem, ext = os.path.splitext(name)
-    n = 1
-    while os.path.lexists(candidate):
-        candidate = folder / f"{stem} ({n}){ext}"
-        n += 1
-    return candidate
-
-
-# -- small all-or-nothing helpers ------------------------------------------------------------
-def _why(exc: BaseException, transfer: Transfer | None = None) -> str:
-    if isinstance(exc, Skipped):
-        text = exc.reason
-    elif isinstance(exc, OSError):
-        step = transfer.step if transfer is not None else "do it"
-        text = f"could not {step}: {exc.strerror or exc}"
-    else:
-        text = str(exc)
-    if transfer is not None and transfer.leftovers:
-        text += "; could not remove " + ", ".join(transfer.leftovers)
-    return text
-
-
-def _remove_created(path: Path, ident: tuple[int, int] | None) -> str | None:
-    """Remove a file this module created (still the same one); returns a problem or None."""
-    try:
-        if ident is None or identity(path) == ident:
-            os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        return f"{path} ({exc.strerror or exc})"
-    return None
-
-
-def _write_new(path: Path, data: bytes) -> tuple[int, int]:
-    """Create ``path`` holding ``data`` (FileExistsError if it exists), durably; on any
-    failure it is removed again. Returns its (device, inode)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError:
-        raise  # not created
-    except BaseException:  # interrupted right after creating it: an empty file is ours
-        try:
-            if os.lstat(path).st_size == 0:
-                os.unlink(path)
-        except OSError:
-            pass
-        raise
-    ident = None
-    try:
-        try:
-            st = os.fstat(fd)
-            ident = (st.st_dev, st.st_ino)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except BaseException:
-        _remove_created(path, ident)
-        raise
-    assert ident is not None
-    return ident
-
-
-def _make_dirs(folder: Path, mode: int = 0o777) -> list[Path]:
-    """Create ``folder`` and missing parents; returns those created (to remove on failure)."""
-    missing = []
-    p = folder
-    while not os.path.lexists(p) and p.parent != p:
-        missing.append(p)
-        p = p.parent
-    created: list[Path] = []
-    try:
-        for d in reversed(missing):
-            created.append(d)  # before mkdir: an interruption just after it must still remove it
-            try:
-                os.mkdir(d, mode)
-            except FileExistsError:
-                created.pop()  # made by someone else meanwhile
-    except BaseException:
-        _remove_dirs(created)
-        raise
-    return created
-
-
-def _make_trash(trash: Path) -> list[Path]:
-    """Make the trash's ``info`` and ``files`` folders (private, as the spec says)."""
-    created = _make_dirs(trash / "info", 0o700)
-    try:
-        created += _make_dirs(trash / "files", 0o700)
-    except BaseException:
-        _remove_dirs(created)
-        raise
-    return created
-
-
-def _remove_dirs(created: list[Path]) -> None:
-    """Remove folders made for a failed action, if still empty."""
-    for d in reversed(created):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
-
-
-def _trashinfo_path(trashed: Path) -> Path:
-    return trashed.parent.parent / "info" / (trashed.name + ".trashinfo")
-
-
-def _trash_topdir(trash: Path) -> Path | None:
-    """The top directory relative paths in a per-device trash are relative to (None: home)."""
-    if trash.name.startswith(".Trash-"):
-        return trash.parent
-    if trash.parent.name == ".Trash":
-        return trash.parent.parent
-    return None
-
-
-def _trashinfo_text(path: str, top: Path | None) -> bytes:
-    original = os.path.relpath(path, top) if top is not None else path
-    return "[Trash Info]\nPath={}\nDeletionDate={}\n".format(
-        quote(os.fsencode(original), safe=b"/"), time.strftime("%Y-%m-%dT%H:%M:%S")
-    ).encode("ascii")
-
-
-def _trashinfo_original(data: bytes, trash: Path) -> str | None:
-    """The original path a .trashinfo names (absolute), or None if it names none."""
-    for line in data.decode("ascii", "replace").splitlines():
-        if line.startswith("Path="):
-            original = os.fsdecode(unquote_to_bytes(line[5:].strip()))
-            top = _trash_topdir(trash)
-            if not os.path.isabs(original) and top is not None:
-                original = os.path.join(top, original)
-            return os.path.abspath(original)
-    return None
-
-
-@dataclass
-class _Moved:
-    """One file moved (or put back): enough to reverse it exactly."""
-
-    src: str
-    dst: str
-    size: int
-    expected: Expected
-    info: bytes | None = None  # the .trashinfo written for (or removed with) a trashed file
-    action_id: int | None = None
-    created: list[Path] = field(default_factory=list)  # folders made for it (removed if it goes back)
-
-
-def _forward(action: str, src: str, dst: str, expected: Expected, info: bytes | None,
-             on_done: Callable[[], None]) -> None:
-    """Move ``src`` to exactly ``dst``; for the trash, reserve the name with its .trashinfo
-    first (the spec's order). FileExistsError if the name is taken (nothing changed);
-    :class:`NotDone` if it failed (nothing changed); ``on_done`` runs once the photo is at
-    ``dst`` (also when an interruption came just after that)."""
-    info_path = info_id = None
-    if action in _TO_TRASH:
-        assert info is not None
-        info_path = _trashinfo_path(Path(dst))
-        if os.path.lexists(dst):
-            raise FileExistsError(dst)
-        try:
-            info_id = _write_new(info_path, info)
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            raise NotDone(f"could not write its .trashinfo: {exc.strerror or exc}") from exc
-    transfer = Transfer(src, dst, expected)
-    try:
-        transfer.run()
-    except BaseException as exc:
-        if not transfer.completed and info_path is not None:
-            problem = _remove_created(info_path, info_id)
-            if problem:
-                transfer.leftovers.append(problem)
-        if transfer.completed:
-            on_done()
-        if isinstance(exc, FileExistsError) and not transfer.completed:
-            raise
-        if isinstance(exc, (OSError, Skipped)):
-            if transfer.completed:
-                return
-            raise NotDone(_why(exc, transfer)) from exc
-        raise
-    on_done()
-
-
-def _backward(action: str, src: str, dst: str, expected: Expected,
-              on_done: Callable[[bytes | None, list[Path]], None]) -> None:
-    """Put the file at ``dst`` back at ``src`` (never over another file) and, for the trash,
-    remove its .trashinfo; all or nothing. ``on_done(trashinfo bytes, folders made)`` runs
-    once it is back."""
-    if os.path.lexists(src):
-        raise NotDone(f"cannot be put back: {src} is taken by another file now (it stays at {dst})")
-    info_path = _trashinfo_path(Path(dst)) if action in _TO_TRASH else None
-    info = None
-    if info_path is not None:
-        try:
-            info = info_path.read_bytes()
-        except FileNotFoundError:
-            info = None
-        except OSError as exc:
-            raise NotDone(f"could not read its .trashinfo: {exc.strerror or exc}") from exc
-        if info is not None and _trashinfo_original(info, Path(dst).parent.parent) != src:
-            raise NotDone(f"the trash entry {dst} is not this photo any more (its .trashinfo names another file)")
-    try:
-        created = _make_dirs(Path(src).parent)
-    except OSError as exc:
-        raise NotDone(f"could not create the folder {os.path.dirname(src)}: {exc.strerror or exc}") from exc
-    transfer = Transfer(dst, src, expected, since="it was moved")
-    try:
-        transfer.run()
-    except BaseException as exc:
-        if transfer.completed:
-            _finish_restore(src, dst, info_path, info, created, on_done)
-            if isinstance(exc, (OSError, Skipped)):
-                return
-            raise
-        _remove_dirs(created)
-        if isinstance(exc, (OSError, Skipped)):
-            raise NotDone(_why(exc, transfer)) from exc
-        raise
-    _finish_restore(src, dst, info_path, info, created, on_done)
-
-
-def _finish_restore(src: str, dst: str, info_path: Path | None, info: bytes | None, created: list[Path],
-                    on_done: Callable[[bytes | None, list[Path]], None]) -> None:
-    """The photo is back at ``src``: remove its .trashinfo, or if that fails, return the photo
-    to the trash so the entry stays whole."""
-    if info_path is None or info is None:
-        on_done(info, created)
-        return
-    try:
-        os.unlink(info_path)
-    except BaseException as exc:
-        if not os.path.lexists(info_path):  # removed after all (interrupted just after)
-            on_done(info, created)
-            if isinstance(exc, OSError):
-                return
-            raise
-        back = Transfer(src, dst)  # into the trash again: the entry stays whole
-        try:
-            back.run()
-        except BaseException as exc2:
-            if not back.completed:  # it stays restored; the .trashinfo is an orphan
-                on_done(info, created)
-                if isinstance(exc2, (OSError, Skipped)):
-                    raise NotDone(f"was put back, but its .trashinfo {info_path} could not be removed: "
-                                  f"{getattr(exc, 'strerror', None) or exc}") from exc2
-                raise
-            if not isinstance(exc2, (OSError, Skipped)):
-                _remove_dirs(created)
-                raise
-        _remove_dirs(created)
-        if isinstance(exc, OSError):
-            raise NotDone(f"could not remove its .trashinfo: {exc.strerror or exc}; left in the trash") from exc
-        raise
-    on_done(info, created)
-
-
-# -- one mover at a time per catalog ------------------------------------------------------------
-@contextlib.contextmanager
-def actions_lock(catalog: Catalog, wait: bool = True):  # -> Iterator[bool]
-    """Hold the catalog's file-action lock (``flock``, released by the kernel when the holder
-    dies, even by SIGKILL). Yields False when ``wait`` is False and another live process
-    holds it: a recovery must never roll back the moves of a clean-up still running."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: one process at a time is the user's affair
-        yield True
-        return
-    lock_path = str(catalog.path) + ".actions-lock"
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:  # a read-only data folder: nothing can be moved or logged anyway
-        yield True
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)  # releases the lock
-
-
-# -- recovery: what a killed process left in flight --------------------------------------------
-@dataclass
-class Recovery:
-    """What ``recover`` did: entries finished (kept for undo), rolled back, and notes."""
-
-    finished: list[tuple[str, str]] = field(default_factory=list)  # (source, destination)
-    rolled_back: list[str] = field(default_factory=list)  # sources left (or put back) in place
-    notes: list[str] = field(default_factory=list)
-    busy: bool = False  # another process is moving files: nothing was looked at
-
-    def __bool__(self) -> bool:
-        return bool(self.finished or self.rolled_back or self.notes)
+# The file actions' façade: their kinds, the trash, the steps and the recovery are defined
+# beside it and re-exported here for the callers (and the tests of the trash's rules).
+__all__ = [
+    "LINK", "MOVE", "TRASH", "ActionResult", "FileMover", "NotDone", "Recovery", "RefusedError", "UnsafeTrash",
+    "_private_dir_problem", "_trashinfo_original", "_trashinfo_text", "actions_lock", "home_trash", "in_trash",
+    "is_under", "kept_folder", "recover", "shared_folder", "trash_dir_for", "trash_problem", "unique_path",
+]
 
 
 def shared_folder(paths: Sequence[str]) -> str:
@@ -523,196 +95,6 @@ def kept_folder(src: str, roots: Sequence[str], folder: str) -> str:
             rel = os.path.relpath(parent, root)
             return folder if rel == os.curdir else os.path.join(folder, rel)
     return folder
-
-
-def _hash_of(path: str) -> str | None:
-    try:
-        return file_hash(path)[0]
-    except OSError:
-        return None
-
-
-def _regular(path: str) -> os.stat_result | None:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    return st if stat.S_ISREG(st.st_mode) else None
-
-
-def _remove_info_naming(action: str, dst: str, src: str) -> None:
-    """Remove the .trashinfo of trash entry ``dst`` if it names ``src`` (it is ours), or
-    if it names nothing while ``dst`` holds no file: the reservation a kill cut short while
-    it was being written (it is made, exclusively, just after the journal's intent)."""
-    if action not in _TO_TRASH:
-        return
-    info = _trashinfo_path(Path(dst))
-    try:
-        original = _trashinfo_original(info.read_bytes(), Path(dst).parent.parent)
-        if original == src or (original is None and not os.path.lexists(dst)):
-            os.unlink(info)
-    except OSError:
-        pass
-
-
-def _sweep_dead_temps(folder: str) -> None:
-    """Remove temporary copies left in ``folder`` by imgfinder processes that are dead
-    (the pid is in the name): never the only copy of a photo (see ``safe_move``)."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        if not is_temp_name(entry.name):
-            continue
-        try:
-            pid = int(entry.name[len(TEMP_PREFIX):].split("-", 1)[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-        except (ValueError, OSError):
-            continue
-
-
-def _known_hash(catalog: Catalog, entry: JournalEntry, *paths: str) -> str | None:
-    """The content hash of an entry: the journal's, or (older logs) the catalog's."""
-    if entry.hash is not None:
-        return entry.hash
-    for p in paths:
-        row = catalog.row_for_path(p)
-        if row is not None and row.hash:
-            return row.hash
-    return None
-
-
-def recover(catalog: Catalog) -> Recovery:
-    """Finish or roll back every journal entry a killed process left in flight, so every
-    photo that left its place is back or logged for undo. Runs on ``undo``, ``index`` and
-    the app's start; does nothing while another process is moving files (its lock)."""
-    report = Recovery()
-    if catalog.read_only:  # settling writes the log (and moves files): later
-        waiting = len(catalog.in_flight())
-        if waiting:
-            report.notes.append(f"{waiting} move{'' if waiting == 1 else 's'} an interrupted clean-up or undo left "
-                                "in flight will be settled once the data folder can be written again")
-        return report
-    with actions_lock(catalog, wait=False) as free:
-        if not free:
-            report.busy = True
-            return report
-        _recover_locked(catalog, report)
-    return report
-
-
-def _recover_locked(catalog: Catalog, report: Recovery) -> None:
-    for e in catalog.in_flight():
-        if e.damage or e.destination is None:
-            report.notes.append(f"undo entry {e.id} is damaged ({e.damage}): left as it is ('imgfinder repair')")
-            continue
-        try:
-            _recover_one(catalog, e, report)
-        except (OSError, sqlite3.Error) as exc:  # one entry's trouble never stops the others
-            report.notes.append(f"could not settle the interrupted move of {e.source}: "
-                                f"{getattr(exc, 'strerror', None) or exc}")
-
-
-def _recover_system_trash(catalog: Catalog, e: JournalEntry, report: Recovery) -> None:
-    """A photo being handed to the system's trash when the process died: gone from its
-    place, it is in the trash (logged, for undo to say so); still there, it never left."""
-    if os.path.lexists(e.source):
-        catalog.journal_drop(e.id)
-        report.rolled_back.append(e.source)
-    else:
-        catalog.journal_state(e.id, DONE)
-        report.finished.append((e.source, e.destination or e.source))
-
-
-def _recover_link(catalog: Catalog, e: JournalEntry, report: Recovery) -> bool:
-    """Settle a link entry where its files differ from a plain trash's; False: as a trash.
-
-    Its copy and the trash are on one device (``replace_with_links`` asks that), so a file at
-    both paths, not one inode, is the link made in the copy's place next to the copy in the
-    trash: done if it was being made, still to undo if it was being undone. A copy in the
-    trash whose link was never made goes back to its place: nothing happened to it."""
-    assert e.destination is not None
-    src, dst = e.source, e.destination
-    s, d = _regular(src), _regular(dst)
-    if s is not None and d is not None and (s.st_dev, s.st_ino) != (d.st_dev, d.st_ino):
-        catalog.journal_state(e.id, DONE)
-        if e.state == PENDING:
-            with contextlib.suppress(Exception):
-                catalog.rename_path(src, dst)
-            report.finished.append((src, dst))
-        else:
-            report.rolled_back.append(dst)  # the undo had not begun: still to undo
-        return True
-    if e.state == PENDING and s is None and d is not None:
-        digest = _known_hash(catalog, e, dst)
-        try:
-            _backward(LINK, src, dst, Expected(e.size, None, digest), lambda info, created: None)
-        except NotDone as exc:
-            catalog.journal_state(e.id, DONE)  # it stays in the trash, and undo can put it back
-            report.notes.append(f"{src} was going to be replaced by a link; it is in the trash: {exc.reason}")
-            return True
-        catalog.journal_drop(e.id)
-        report.rolled_back.append(src)
-        return True
-    return False
-
-
-def _recover_one(catalog: Catalog, e: JournalEntry, report: Recovery) -> None:
-    """Settle one entry left in flight by what the files show."""
-    assert e.destination is not None
-    if e.action == SYSTEM_TRASH:
-        _recover_system_trash(catalog, e, report)
-        return
-    if e.action == LINK and _recover_link(catalog, e, report):
-        return
-    src, dst = e.source, e.destination
-    _sweep_dead_temps(os.path.dirname(dst))
-    _sweep_dead_temps(os.path.dirname(src))
-    s, d = _regular(src), _regular(dst)
-    same = s is not None and d is not None and (s.st_dev, s.st_ino) == (d.st_dev, d.st_ino)
-    digest = _known_hash(catalog, e, src, dst)
-    if e.state == PENDING:  # a move was under way: roll back unless the original is gone
-        if same or (s is not None and d is None):
-            if same:
-                os.unlink(dst)
-            _remove_info_naming(e.action, dst, src)
-            catalog.journal_drop(e.id)
-            report.rolled_back.append(src)
-        elif s is None and d is not None:
-            catalog.journal_state(e.id, DONE)
-            with contextlib.suppress(Exception):
-                catalog.rename_path(src, dst)
-            report.finished.append((src, dst))
-        elif s is not None and d is not None:  # a copy across devices, the original still there
-            if digest is not None and _hash_of(dst) == digest and _hash_of(src) == digest:
-                os.unlink(dst)
-                _remove_info_naming(e.action, dst, src)
-            else:
-                report.notes.append(f"{dst} is another file than {src}: both left as they are")
-            catalog.journal_drop(e.id)
-            report.rolled_back.append(src)
-        else:
-            catalog.journal_state(e.id, DONE)  # undo will say where it went missing
-            report.notes.append(f"{src} is neither at its place nor at {dst}")
-    else:  # UNDOING: a file was being put back
-        back = s is not None and (digest is None or _hash_of(src) == digest)
-        if same or (back and d is None) or (
-            back and d is not None and digest is not None and _hash_of(dst) == digest
-        ):
-            if d is not None:
-                os.unlink(dst)
-            _remove_info_naming(e.action, dst, src)
-            catalog.mark_undone([e.id])
-            with contextlib.suppress(Exception):
-                catalog.rename_path(dst, src)
-            report.finished.append((dst, src))
-        else:
-            catalog.journal_state(e.id, DONE)  # still to undo
-            report.rolled_back.append(dst)
 
 
 class FileMover:
