@@ -13,38 +13,47 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
-    QFileDialog, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
-    QSplitter, QTabWidget, QToolBar,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
 )
 
-from ..core.duplicates import GroupMember, removable_copies
-from ..core.group_kind import KIND_SHOTS
 from ..core.embedding import Embedder
-from ..core.export import write_csv, write_json
-from ..core.file_actions import ActionResult, is_under, shared_folder
-from ..core.formats import IMAGE_EXTENSIONS
+from ..core.file_actions import is_under
 from ..core.indexer import IndexSummary
 from ..core.skip_reasons import describe_skipped
-from ..core.system_trash import cannot_undo, trash_name, uses_system_trash
 from ..core.thumbnails import ThumbnailCache
 from . import dialogs, jobs
 from .about import AboutDialog
 from .compare_view import CompareDialog
 from .details_panel import DetailsPanel
+from .duplicate_commands import DuplicateCommands
 from .duplicates_view import DuplicatesView
+from .file_commands import FileCommands
 from .icons import app_icon, icon
 from .library_view import LibraryView
-from .models import PathRole, RowRole, distinct_starts, folder_hints, human_bytes
+from .models import PathRole, RowRole, distinct_starts, folder_hints
 from .problems_view import ProblemsView
+from .search_commands import SearchCommands
 from .settings import AppSettings
 from .similar_view import SimilarView
+from .tabs import TAB_DUPLICATES, TAB_LIBRARY, TAB_PROBLEMS, TAB_SIMILAR  # noqa: F401 - TAB_*: for callers
 from .widgets import ElidedLabel, LabelsWhenRoom, PhotoGrid
 from .wording import photos, plural
 from .workers import TaskRunner, ThumbnailLoader
 
-IMAGE_FILTER = f"Photos ({' '.join('*' + ext for ext in sorted(IMAGE_EXTENSIONS))});;All files (*)"
 STAGE_TEXT = {
     "scan": "Looking for photos",
     "index": "Indexing",
@@ -52,7 +61,6 @@ STAGE_TEXT = {
     "duplicates": "Comparing photos",
     "verify": "Checking candidate pairs",
 }
-TAB_LIBRARY, TAB_SIMILAR, TAB_DUPLICATES, TAB_PROBLEMS = range(4)
 DETAILS_SHARE = 0.25  # of the window's width, at most, for the details panel
 
 
@@ -63,7 +71,7 @@ def _fmt_eta(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d} left" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d} left"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(SearchCommands, DuplicateCommands, FileCommands, QMainWindow):
     job_done = Signal(str)  # kind; emitted after a job's result was shown (tests wait on it)
 
     def __init__(self, data_dir: Path, embedder_factory: Callable[[], Embedder], autostart: bool = True) -> None:
@@ -629,337 +637,3 @@ class MainWindow(QMainWindow):
         self.model_id = model_id
         if self.about_dialog is not None:
             self.about_dialog.set_model_id(model_id)
-
-    # -- similar -------------------------------------------------------------------------------------
-    _similar_path: str | None = None
-
-    def find_similar_dialog(self) -> None:
-        path = self.current_path() if self.tabs.currentIndex() in (TAB_LIBRARY, TAB_SIMILAR) else None
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Find photos similar to…", "", IMAGE_FILTER)
-        if path:
-            self.find_similar(path)
-
-    def find_similar(self, path: str, k: int = 60) -> None:
-        path = os.path.abspath(path)
-        self._similar_path = path
-        self.tabs.setCurrentIndex(TAB_SIMILAR)
-        self.similar_view.set_searching(path)
-        if self.indexing:
-            self._status("Finding similar photos after the current indexing step…")
-
-        def go() -> None:
-            self.runner.submit("similar", lambda ctx: self.engine.similar(ctx, path, k))
-
-        self.when_ready(go)
-
-    def _done_similar(self, result) -> None:
-        path, hits = result
-        self.similar_view.set_results(path, hits)
-        self._status(f"{plural(len(hits), 'similar photo')}")
-
-    # -- drop and paste --------------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-        elif event.mimeData().hasImage():
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event) -> None:
-        event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        mime = event.mimeData()
-        paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
-        if paths:
-            self.open_paths(paths)
-            event.acceptProposedAction()
-        elif mime.hasImage():
-            self._search_image(mime.imageData())
-            event.acceptProposedAction()
-
-    def open_paths(self, paths: list[str]) -> None:
-        """Folders are added to the library; the first photo is searched for."""
-        folders = [p for p in paths if os.path.isdir(p)]
-        files = [p for p in paths if os.path.isfile(p)]
-        if folders:
-            self.add_folders(folders)
-            self.tabs.setCurrentIndex(TAB_LIBRARY)
-        if files:
-            self.find_similar(files[0])
-
-    def paste(self) -> None:
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None:
-            return
-        if mime.hasUrls():
-            self.open_paths([u.toLocalFile() for u in mime.urls() if u.isLocalFile()])
-        elif mime.hasImage():
-            self._search_image(mime.imageData())
-
-    def _search_image(self, image) -> None:
-        folder = self.data_dir / "pasted"
-        self.runner.submit("paste", lambda ctx: jobs.save_pasted(ctx, image, folder))
-
-    def _done_paste(self, path: str) -> None:
-        self.find_similar(path)
-
-    # -- duplicates -------------------------------------------------------------------------------------
-    def find_duplicates(self) -> None:
-        self.duplicates_searched = True
-        self._changes_since_search = {"added": 0, "changed": 0, "removed": 0}
-        self.duplicates_view.set_searching()
-        self.tabs.setCurrentIndex(TAB_DUPLICATES)
-        threshold = self.duplicates_view.threshold()
-        keep = self.duplicates_view.keep_preference()
-        hidden = set(self.hidden)
-        reference = list(self.settings.reference_folders)
-
-        def go() -> None:
-            self.runner.submit("duplicates",
-                               lambda ctx: (threshold, *self.engine.duplicates(ctx, threshold, hidden, keep, reference)),
-                               cancel_running=True)
-
-        self.when_ready(go)
-
-    def _done_duplicates(self, result) -> None:
-        self._end_progress()
-        threshold, self.finder, groups = result
-        self._show_groups(groups)
-        if abs(self.duplicates_view.threshold() - threshold) > 1e-9:
-            self._threshold_changed(self.duplicates_view.threshold())  # the slider moved meanwhile
-
-    def _show_groups(self, groups) -> None:
-        self.duplicates_view.set_groups(groups, self.settings.reference_folders)
-        # The same count as the Duplicates tab's summary (every group), then what it holds.
-        bursts = sum(1 for g in groups if g.kind == KIND_SHOTS)  # burst shots are different photos
-        copies, size = removable_copies(groups)
-        text = plural(len(groups), "group")
-        if bursts:
-            text += f" ({len(groups) - bursts} of copies, {bursts} of burst shots)"
-        text += f", {plural(copies, 'removable copy', 'removable copies')}"
-        if copies:
-            text += f" ({human_bytes(size)} to reclaim)"
-        self._status(text)
-
-    def _threshold_changed(self, threshold: float) -> None:
-        self.settings.threshold = threshold
-        if self.finder is not None:
-            self.runner.submit("regroup", jobs.regroup_task(self.finder, threshold, set(self.hidden),
-                                                            self.duplicates_view.keep_preference(),
-                                                            list(self.settings.reference_folders)))
-
-    def _keep_changed(self, keep) -> None:
-        """The "Keep" choice changed: regroup so each group's copy to keep comes first."""
-        self.settings.keep_preference = keep
-        self._threshold_changed(self.duplicates_view.threshold())
-
-    def _done_regroup(self, result) -> None:
-        threshold, groups = result
-        if abs(threshold - self.duplicates_view.threshold()) < 1e-9:
-            self._show_groups(groups)
-
-    def not_duplicates(self, a: GroupMember, b: GroupMember) -> None:
-        self.not_duplicate_pairs([(a, b)])
-
-    @Slot(object)
-    def not_duplicate_pairs(self, pairs: list) -> None:
-        """Remember each pair as "not duplicates" (by content) and regroup without them."""
-        pairs = [(a, b) for a, b in pairs if a.row.hash and b.row.hash and a.row.hash != b.row.hash]
-        if not pairs or self.finder is None:
-            return
-        keys = {tuple(sorted((a.row.hash, b.row.hash))) for a, b in pairs}
-        self.finder.ignored = set(self.finder.ignored) | keys
-        self.runner.submit("ignore", lambda ctx: [self.engine.ignore_pair(ctx, x, y) for x, y in sorted(keys)])
-        self._threshold_changed(self.duplicates_view.threshold())
-        names = sorted({os.path.basename(m.row.path) for a, b in pairs for m in (a, b)})
-        if len(pairs) == 1:
-            self._status(f"Remembered: {names[0]} and {names[-1]} are not duplicates")
-        else:
-            self._status(f"Remembered: {len(names)} photos are not duplicates of each other ({len(pairs)} pairs)")
-
-    def compare(self, a: GroupMember, b: GroupMember) -> None:
-        if self.compare_dialog is not None:
-            self.compare_dialog.close()
-        self.compare_dialog = CompareDialog(a, b, self)
-        self.compare_dialog.show()
-        paths = [a.row.path, b.row.path]
-        self.runner.submit("compare", lambda ctx: (paths, jobs.compare(ctx, paths)))
-
-    def _done_compare(self, result) -> None:
-        paths, data = result
-        dlg = self.compare_dialog
-        if dlg is not None and [m.row.path for m in dlg.members] == paths:
-            dlg.set_data(data)
-
-    def export_groups(self) -> None:
-        groups = list(self.duplicates_view.groups)
-        if not groups:
-            self._status("Nothing to export: find duplicates first (Ctrl+D)")
-            return
-        path, chosen = QFileDialog.getSaveFileName(self, "Export duplicate groups", "duplicates.csv",
-                                                   "CSV (*.csv);;JSON (*.json)")
-        if path:
-            self.export_to(path, groups)
-
-    def export_to(self, path: str, groups=None) -> None:
-        groups = list(self.duplicates_view.groups) if groups is None else groups
-        threshold = self.duplicates_view.threshold()
-
-        def work(ctx):
-            if path.lower().endswith(".json"):
-                catalog = self.engine.lib.catalog
-                write_json(path, groups, threshold, catalog.problems(), catalog)
-            else:
-                write_csv(path, groups)
-            return path
-
-        self.runner.submit("export", work)
-
-    def _done_export(self, path: str) -> None:
-        self._status(f"Exported the groups to {path}")
-
-    # -- moving files --------------------------------------------------------------------------------------
-    def selected_rows(self):
-        """The photos the current tab's selection means: checked copies, or selected grid items."""
-        tab = self.tabs.currentIndex()
-        if tab == TAB_DUPLICATES:
-            return [m.row for m in self.duplicates_view.checked_members()]
-        grid = self.library_view.grid if tab == TAB_LIBRARY else self.similar_view.grid if tab == TAB_SIMILAR else None
-        if grid is None:
-            return []
-        return [ix.data(RowRole) for ix in grid.selectionModel().selectedIndexes()]
-
-    def _movable(self) -> list:
-        rows = self.selected_rows()
-        reference = self.settings.reference_folders
-        movable = [r for r in rows if not is_under(r.path, reference)]
-        if len(movable) < len(rows):
-            stay = len(rows) - len(movable)
-            self._status(f"{photos(stay)} {'is' if stay == 1 else 'are'} in reference folders and "
-                         f"{'stays' if stay == 1 else 'stay'} where {'it is' if stay == 1 else 'they are'}")
-        return movable
-
-    @Slot(str)
-    def show_in_folder(self, path: str) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
-
-    @Slot(list)
-    def trash_problem_files(self, paths: list[str]) -> None:
-        """Unreadable files from the Problems tab to the trash: asked, logged and undoable
-        as any clean-up; reference folders' files stay."""
-        reference = list(self.settings.reference_folders)
-        movable = [p for p in paths if not is_under(p, reference)]
-        if len(movable) < len(paths):
-            self._status(f"{photos(len(paths) - len(movable))} in reference folders stay where they are")
-        if not movable:
-            return
-        size = 0
-        for p in movable:
-            try:
-                size += os.lstat(p).st_size
-            except OSError:
-                pass
-        if not dialogs.confirm_file_action(self, "Move to trash", len(movable), size):
-            return
-        self.runner.submit("files", lambda ctx: ("trash", self.engine.trash(ctx, movable, reference, None)))
-
-    def trash_selection(self) -> None:
-        rows = self._movable()
-        if not rows:
-            return
-        if not dialogs.confirm_file_action(self, "Move to trash", len(rows), sum(r.size for r in rows)):
-            return
-        paths, reference = [r.path for r in rows], list(self.settings.reference_folders)
-        kept = self._kept_groups(paths)
-        self.runner.submit("files", lambda ctx: ("trash", self.engine.trash(ctx, paths, reference, kept)))
-
-    def move_selection(self) -> None:
-        rows = self._movable()
-        if not rows:
-            return
-        folder = dialogs.choose_folder(self, "Move the selected photos to…")
-        if not folder:
-            return
-        paths, reference = [r.path for r in rows], list(self.settings.reference_folders)
-        below = shared_folder(paths)
-        keep_folders = dialogs.confirm_move(self, len(rows), sum(r.size for r in rows), folder, below)
-        if keep_folders is None:
-            return
-        kept = self._kept_groups(paths)
-        roots = [below] if keep_folders else []
-        self.runner.submit("files", lambda ctx: ("move", self.engine.move(ctx, paths, folder, reference, kept, roots)))
-
-    @Slot(list)
-    def read_dates(self, paths: list[str]) -> None:
-        """Dates for the group at a glance, read off the GUI thread (a newer group replaces it)."""
-        self.runner.submit("dates", lambda ctx: jobs.dates(ctx, paths), cancel_running=True)
-
-    def _done_dates(self, dates: dict) -> None:
-        self.duplicates_view.glance.set_dates(dates)
-
-    def link_selection(self) -> None:
-        """The ticked byte-identical copies of the Duplicates tab become hard links to the
-        copy kept (asked first; undoable). Only there: elsewhere there is no copy kept."""
-        if self.tabs.currentIndex() != TAB_DUPLICATES:
-            self._status("Replacing copies by hard links works on the Duplicates tab: tick the copies there")
-            return
-        if uses_system_trash():
-            self._status(f"Hard links need a trash undo can reach; on this system use Trash ({trash_name()}) or Move")
-            return
-        reference = list(self.settings.reference_folders)
-        pairs, different = self.duplicates_view.link_pairs()
-        pairs = [(c, k) for c, k in pairs if not is_under(c, reference)]
-        if not pairs:
-            self._status("None of the selected copies is byte-identical to the copy kept: nothing to link"
-                         if different else "Tick the copies to replace by links first")
-            return
-        sizes = {m.row.path: m.row.size for g in self.duplicates_view.groups for m in g.members}
-        total = sum(sizes.get(c, 0) for c, _ in pairs)
-        if not dialogs.confirm_links(self, len(pairs), total, len(different)):
-            return
-        kept = self._kept_groups([c for c, _ in pairs])
-        self.runner.submit("files", lambda ctx: ("link", self.engine.link(ctx, pairs, reference, kept)))
-
-    def _kept_groups(self, paths: list[str]):  # -> list[tuple[list[GroupMember], list[str]]] | None
-        """From the duplicates tab: each group's copies that stay, checked again by content
-        just before the move (the question may stay open for hours)."""
-        if self.tabs.currentIndex() != TAB_DUPLICATES:
-            return None
-        wanted = set(paths)
-        return [(kept, [p for p in moving if p in wanted]) for kept, moving in self.duplicates_view.checked_by_group()]
-
-    def undo(self) -> None:
-        self.when_ready(lambda: self.runner.submit("files", lambda ctx: ("undo", self.engine.undo(ctx))))
-
-    def _done_files(self, result: tuple[str, ActionResult]) -> None:
-        action, res = result
-        if action == "undo":
-            restored = {dst for _, dst in res.done}
-            self.hidden -= restored | {src for src, _ in res.done}
-            text = f"Undone: {photos(len(res.done))} put back" if res.done else "Nothing to undo"
-            if res.in_system_trash:
-                text = f"{photos(len(res.in_system_trash))} in {trash_name()}: restore them from there"
-                QMessageBox.information(self, f"Restore from {trash_name()}", cannot_undo(len(res.in_system_trash)))
-        else:
-            moved = {src for src, _ in res.done}
-            self.hidden |= moved
-            self.thumbs.forget(moved)
-            self.library_view.model.remove_paths(moved)
-            self.similar_view.model.remove_paths(moved)
-            where = f"to {trash_name()}" if action == "trash" else "to the folder"
-            back = ("restore them from there" if action == "trash" and uses_system_trash() else "Undo with Ctrl+Z")
-            text = f"Moved {photos(len(res.done))} ({human_bytes(res.bytes)}) {where} — {back}"
-            if action == "link":
-                text = (f"Replaced {photos(len(res.done))} with hard links to the copies kept; the copies "
-                        f"({human_bytes(res.bytes)}) are in the trash — Undo with Ctrl+Z")
-        if res.failed:
-            text += f"; {len(res.failed):,} failed"
-            title = {"undo": "Some photos were not put back", "link": "Some photos were not replaced"}
-            QMessageBox.warning(self, title.get(action, "Some photos were not moved"),
-                                "\n".join(f"{p}: {why}" for p, why in res.failed[:20]))
-        self._status(text)
-        self.reload_rows()
-        self.reload_problems()  # a file trashed from the Problems tab leaves it
-        if self.finder is not None:
-            self._threshold_changed(self.duplicates_view.threshold())

@@ -243,10 +243,13 @@ def test_reopen_shows_library_from_catalog_and_settings_persist(qtbot, make_wind
 
 # Work that may block: file reading and decoding, the catalog, the index, the model, grouping.
 HEAVY_MODULES = ("decoder", "thumbnails", "catalog", "ann_index", "library", "indexer", "layout", "grouping",
-                 "duplicates", "file_actions", "scanner", "retrieval", "embedders", "model")
+                 "duplicates", "file_actions", "scanner", "retrieval", "embedders", "model",
+                 # what the catalog and the file actions were split into (issue #24)
+                 "catalog_journal", "catalog_repair", "catalog_rows", "recovery", "file_steps", "freedesktop_trash",
+                 "keypoints", "copy_proof", "alignment", "local_check", "feature_cache")
 HEAVY_C_MODULES = ("sqlite3", "annoy", "_sqlite3")
 # String work on paths and sums over groups already found: no disk, no model.
-PURE_HELPERS = {"core/file_actions:is_under", "core/duplicates:removable_copies"}
+PURE_HELPERS = {"core/file_action_types:is_under", "core/duplicates:removable_copies"}
 
 
 def heavy_calls_on_this_thread():
@@ -261,7 +264,7 @@ def heavy_calls_on_this_thread():
             f = frame.f_code.co_filename
             if f.startswith(core):
                 rel = Path(f).relative_to(core).with_suffix("").parts
-                if rel[0] in ("core", "model") and rel[-1] in HEAVY_MODULES or rel[0] in ("embedders", "model"):
+                if rel[0] in ("core", "model") and rel[-1] in HEAVY_MODULES + ("file_action_types",) or rel[0] in ("embedders", "model"):
                     seen.append(f"{'/'.join(rel)}:{frame.f_code.co_name}")
             elif "/PIL/" in f and frame.f_code.co_name in ("open", "load", "decode", "draft", "convert"):
                 seen.append(f"PIL:{frame.f_code.co_name}")
