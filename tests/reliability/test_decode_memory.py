@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from _photos import decode_peak_growth
-from imgfinder.core import decoder
+from imgfinder.core import decoder, model_pixels
 from imgfinder.core.decoder import PhotoFile, decode_for_model, hash_bytes
 
 
@@ -72,14 +72,14 @@ def test_banded_pixels_equal_whole_image_pixels(tmp_path: Path, monkeypatch: pyt
     base = Image.fromarray((rng.random((301, 457, 3)) * 255).astype(np.uint8))
     images = [base, base.convert("L"), base.quantize(32), base.convert("LA"),
               Image.fromarray((rng.random((301, 457)) * 60000).astype(np.uint16))]
-    monkeypatch.setattr(decoder, "BAND_BYTES", 40_000)  # many bands
+    monkeypatch.setattr(model_pixels, "BAND_BYTES", 40_000)  # many bands
     for img in images:
         for orientation in range(1, 9):
             for size in (32, 64):
                 want = decoder.square_pixels(decoder._oriented(img, orientation), size)
-                monkeypatch.setattr(decoder, "BANDED_PIXELS", 0)
+                monkeypatch.setattr(model_pixels, "BANDED_PIXELS", 0)
                 got = decoder.model_pixels(img, size, orientation)
-                monkeypatch.setattr(decoder, "BANDED_PIXELS", 16_000_000)
+                monkeypatch.setattr(model_pixels, "BANDED_PIXELS", 16_000_000)
                 assert np.array_equal(got, want), (img.mode, orientation, size)
 
 
