@@ -4,26 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import small_copy
+from conftest import file_record
 from imgfinder.core import file_actions, safe_move
-from imgfinder.core.catalog import Catalog, FileRecord
 from imgfinder.core.decoder import hash_bytes
 from imgfinder.core.file_actions import FileMover, RefusedError, in_trash, is_under, unique_path
 
 
-def record(p: Path) -> FileRecord:
-    """What a scan stores about a file: size, mtime and content hash."""
-    return FileRecord(str(p), p.stat().st_size, p.stat().st_mtime_ns, hash=hash_bytes(p.read_bytes()))
+record = file_record
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch, photo_paths):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    photos = [small_copy(p, tmp_path / "photos" / p.name, max_side=64) for p in photo_paths[:3]]
-    catalog = Catalog(tmp_path / "cat.sqlite3")
-    catalog.write_batch([record(p) for p in photos], "m")
-    yield tmp_path, photos, catalog
-    catalog.close()
+def env(small_catalog):
+    return small_catalog
 
 
 def test_trash_follows_freedesktop_spec_and_undo_restores(env) -> None:

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import small_copy
+from conftest import file_record, small_copy
 from imgfinder.core import file_actions
-from imgfinder.core.catalog import Catalog, FileRecord
-from imgfinder.core.decoder import hash_bytes
+from imgfinder.core.catalog import Catalog
 from imgfinder.core.file_actions import LINK, FileMover, RefusedError, recover
 
 
-def record(p: Path) -> FileRecord:
-    return FileRecord(str(p), p.stat().st_size, p.stat().st_mtime_ns, hash=hash_bytes(p.read_bytes()))
+record = file_record
 
 
 def facts(p: Path) -> tuple:
