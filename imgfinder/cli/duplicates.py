@@ -189,8 +189,9 @@ def _clean_up(library, args: argparse.Namespace, plan, out) -> tuple[int, dict]:
     if plan.count(KEEPER):
         left.append(f"{_files(plan.count(KEEPER))} whose copy to keep changed or is gone")
     if plan.count(DIFFERENT):
-        left.append(f"{_files(plan.count(DIFFERENT))} not byte-identical to the copy kept (a link would change "
-                    "their picture)")
+        n = plan.count(DIFFERENT)
+        left.append(f"{_files(n)} not byte-identical to the copy kept (a link would change "
+                    f"{'its' if n == 1 else 'their'} picture)")
     for why in dict.fromkeys(why for _, code, why in plan.left_alone if code == KEEPER):
         _note(f"left a group alone: {display_path(why)} (index its folder again to list it anew)")
     if left:
