@@ -54,7 +54,8 @@ def quit_after_ms(env: dict[str, str] | None = None) -> int | None:
 def session_report(window: MainWindow) -> str:
     """What the app did, in one line: the library's size, the last indexing, the similar
     search and the status bar (several jobs may have ended in any order)."""
-    facts = [f"library: {window.library_view.model.rowCount()} photos"]
+    count = window.library_view.model.rowCount()
+    facts = [f"library: {count:,} photo{'' if count == 1 else 's'}"]
     summary = window.last_summary
     if summary is not None:
         facts.append(f"last indexing: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import small_copy
 from gui_helpers import index_and_wait
 from PySide6.QtWidgets import QLabel, QMessageBox
 
@@ -464,3 +465,15 @@ def test_at_900_x_650_the_duplicates_table_shows_every_column(qtbot, make_window
     window.resize(900, 650)
     qtbot.wait(100)
     assert header.sectionSize(0) == 260
+
+
+def test_the_scripted_run_report_counts_one_photo_right(qtbot, make_window, tmp_path: Path, photo_paths) -> None:
+    from imgfinder.gui.app import session_report
+
+    folder = tmp_path / "one"
+    small_copy(photo_paths[0], folder / "only.jpg", max_side=120)
+    window = make_window()
+    index_and_wait(qtbot, window, folder)
+    qtbot.waitUntil(lambda: window.library_view.model.rowCount() == 1, timeout=10_000)
+    report = session_report(window)
+    assert report.startswith("library: 1 photo;") and not ONE_PLURAL.search(report), report
