@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imgfinder.core import ann_index
+from imgfinder.core import vector_search
 from imgfinder.core.ann_index import build_in_memory, exact_top
 
 
@@ -41,7 +41,7 @@ def test_two_builds_of_one_library_answer_alike(monkeypatch) -> None:
         want = ids[np.argsort(-(vectors @ q), kind="stable")[:10]]
         assert ia.tolist() == want.tolist()
     # Above the limit the trees answer: approximate, and not always alike.
-    monkeypatch.setattr(ann_index, "EXACT_MAX_WORK", 0)
+    monkeypatch.setattr(vector_search, "EXACT_MAX_WORK", 0)
     differs = sum(a.query_vector(q, 10)[0].tolist() != b.query_vector(q, 10)[0].tolist() for q in queries)
     assert differs > 0
 

@@ -247,7 +247,7 @@ HEAVY_MODULES = ("decoder", "thumbnails", "catalog", "ann_index", "library", "in
                  # what the catalog and the file actions were split into (issue #24)
                  "catalog_journal", "catalog_repair", "catalog_rows", "recovery", "file_steps", "freedesktop_trash",
                  "keypoints", "copy_proof", "alignment", "local_check", "feature_cache", "file_reading", "model_pixels",
-                 "layout_search", "layout_prefilter", "layout_signature", "image_ops")
+                 "layout_search", "layout_prefilter", "layout_signature", "image_ops", "index_files", "vector_search")
 HEAVY_C_MODULES = ("sqlite3", "annoy", "_sqlite3")
 # String work on paths and sums over groups already found: no disk, no model.
 PURE_HELPERS = {"core/file_action_types:is_under", "core/duplicates:removable_copies"}
