@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from imgfinder.core import image_ops, layout_search  # noqa: E402
 from imgfinder.core import layout as new  # noqa: E402
 from imgfinder.model.edits import BENCHMARK_EDITS  # noqa: E402
 
@@ -91,10 +92,10 @@ def opencv_coarse(a, b) -> float:
     import cv2
 
     best = -1.0
-    for m in new._sizes(new.COARSE):
+    for m in layout_search._sizes(new.COARSE):
         for big, small in ((a, b), (b, a)):
             picture = big.coarse.picture
-            template = new._resize(small.coarse.picture, m)
+            template = image_ops._resize(small.coarse.picture, m)
             for k in range(8):
                 result = cv2.matchTemplate(picture, new._dihedral(template, k), cv2.TM_CCOEFF_NORMED)
                 best = max(best, float(result.max()))

@@ -95,14 +95,6 @@ def copy_file(src: Path, dst: Path) -> Path:
 
 
 
-def file_record(p: Path):
-    """What a scan stores about a file: size, mtime and content hash (a ``FileRecord``)."""
-    from imgfinder.core.catalog import FileRecord
-    from imgfinder.core.decoder import hash_bytes
-
-    return FileRecord(str(p), p.stat().st_size, p.stat().st_mtime_ns, hash=hash_bytes(p.read_bytes()))
-
-
 @pytest.fixture
 def small_catalog(tmp_path: Path, monkeypatch, photo_paths):
     """Three small photos in a catalog, the trash a temporary one: (tmp_path, photos, catalog)."""
@@ -111,6 +103,8 @@ def small_catalog(tmp_path: Path, monkeypatch, photo_paths):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     photos = [small_copy(p, tmp_path / "photos" / p.name, max_side=64) for p in photo_paths[:3]]
     catalog = Catalog(tmp_path / "cat.sqlite3")
+    from file_records import file_record
+
     catalog.write_batch([file_record(p) for p in photos], "m")
     yield tmp_path, photos, catalog
     catalog.close()

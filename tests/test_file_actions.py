@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import file_record
+from file_records import file_record
 from imgfinder.core import file_actions, safe_move
 from imgfinder.core.decoder import hash_bytes
 from imgfinder.core.file_actions import FileMover, RefusedError, in_trash, is_under, unique_path

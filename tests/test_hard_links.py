@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import file_record, small_copy
+from conftest import small_copy
+from file_records import file_record
 from imgfinder.core import file_actions
 from imgfinder.core.catalog import Catalog
 from imgfinder.core.file_actions import LINK, FileMover, RefusedError, recover

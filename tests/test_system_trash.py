@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import file_record
+from file_records import file_record
 from imgfinder.core import system_trash
 from imgfinder.core.file_actions import FileMover, recover
 from imgfinder.core.system_trash import SYSTEM_TRASH, undo_note, uses_system_trash

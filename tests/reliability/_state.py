@@ -273,7 +273,9 @@ def _install_pause(point: str, nth: int, marker: str | None) -> None:
 
         Catalog._bump_generation = paused_bump  # type: ignore[method-assign]
     elif point == "annoy-saved":
-        real = ann_index.AnnoyIndex
+        from imgfinder.core import vector_search  # where the trees are built (split off ann_index)
+
+        real = vector_search.AnnoyIndex
 
         class Pausing:
             def __init__(self, *a: object) -> None:
@@ -287,7 +289,7 @@ def _install_pause(point: str, nth: int, marker: str | None) -> None:
             def __getattr__(self, name: str) -> object:
                 return getattr(self._inner, name)
 
-        ann_index.AnnoyIndex = Pausing  # type: ignore[misc]
+        vector_search.AnnoyIndex = Pausing  # type: ignore[misc]
     elif point == "npy-saved":
         save = ann_index.np.save
 
