@@ -437,3 +437,16 @@ def test_the_readme_is_one_page_and_every_link_in_the_docs_leads_somewhere() -> 
               for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
               if not target.startswith(("http:", "https:")) and not (page.parent / target).exists()]
     assert broken == []
+
+
+def test_the_code_map_names_every_module() -> None:
+    """docs/code-map.md (issue #24): a newcomer's map by stage; a module added or moved must
+    appear on it, and nothing on it may be gone."""
+    import re
+
+    text = (REPO / "docs" / "code-map.md").read_text()
+    on_map = set(re.findall(r"\| `((?:core|cli|gui|model)/[a-z_]+\.py|[a-z_]+\.py)` \|", text))
+    package = REPO / "imgfinder"
+    modules = {str(p.relative_to(package)) for p in package.rglob("*.py")
+               if p.name != "__init__.py" or p.parent.name == "cli"}
+    assert on_map == modules, (sorted(modules - on_map), sorted(on_map - modules))
