@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .copy_proof import MIN_INLIERS, best_fit
+from .copy_proof import MIN_INLIERS, best_fit, resampling_matrix
 from .keypoints import LocalFeatures, extract
 
 
@@ -48,12 +48,6 @@ def by_frames(size_a: tuple[int, int], size_b: tuple[int, int]) -> Alignment:
     return Alignment(np.array([[sx, 0.0, 0.0], [0.0, sy, 0.0], [0.0, 0.0, 1.0]]), False)
 
 
-def _work_from_full(f: LocalFeatures) -> np.ndarray:
-    """Full-size pixels -> working-picture pixels (pixel centres kept: x_w = (x + .5) k - .5)."""
-    kx, ky = f.work[0] / max(1, f.size[0]), f.work[1] / max(1, f.size[1])
-    return np.array([[kx, 0.0, 0.5 * kx - 0.5], [0.0, ky, 0.5 * ky - 0.5], [0.0, 0.0, 1.0]])
-
-
 def from_features(a: LocalFeatures, b: LocalFeatures, min_inliers: int = MIN_INLIERS) -> Alignment:
     """The fit of a's detail onto b's when at least ``min_inliers`` matches agree with it
     (a copy's exact fit, or another shot's rough one); else ``by_frames``."""
@@ -64,7 +58,8 @@ def from_features(a: LocalFeatures, b: LocalFeatures, min_inliers: int = MIN_INL
     if fit.flipped:
         unmirror = np.array([[-1.0, 0.0, b.work[0] - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
         work = unmirror @ work
-    full = np.linalg.inv(_work_from_full(b)) @ work @ _work_from_full(a)
+    # full-size pixels -> working-picture pixels, on both sides
+    full = np.linalg.inv(resampling_matrix(b.size, b.work)) @ work @ resampling_matrix(a.size, a.work)
     return Alignment(full, True)
 
 

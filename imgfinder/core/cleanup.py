@@ -161,6 +161,12 @@ def plan_cleanup(
     return plan
 
 
+def byte_identical(a: GroupMember, b: GroupMember) -> bool:
+    """Did the scan find the same bytes in both files (content hash and size)? What a hard
+    link may replace a copy by: nothing at its path changes."""
+    return bool(a.row.hash) and a.row.hash == b.row.hash and a.row.size == b.row.size
+
+
 def only_identical(plan: CleanupPlan) -> list[tuple[str, str]]:
     """For replacing copies by hard links: the (copy, copy kept) pairs whose bytes are the
     same (by the catalog's content hash; ``FileMover`` reads both again before it links).
@@ -169,7 +175,7 @@ def only_identical(plan: CleanupPlan) -> list[tuple[str, str]]:
     moves = []
     for n, m in plan.moves:
         keeper = plan.keepers[n]
-        if m.row.hash and m.row.hash == keeper.row.hash and m.row.size == keeper.row.size:
+        if byte_identical(m, keeper):
             pairs.append((m.row.path, keeper.row.path))
             moves.append((n, m))
         else:

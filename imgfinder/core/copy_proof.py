@@ -224,11 +224,18 @@ def _check_matrix(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> np.ndarray:
     pixel centres as OpenCV's resize places them: x_work = (x_check + 0.5) k - 0.5."""
 
     def to_work(f: LocalFeatures) -> np.ndarray:
-        kx, ky = f.work[0] / f.check.shape[1], f.work[1] / f.check.shape[0]
-        return np.array([[kx, 0.0, 0.5 * kx - 0.5], [0.0, ky, 0.5 * ky - 0.5], [0.0, 0.0, 1.0]])
+        return resampling_matrix((f.check.shape[1], f.check.shape[0]), f.work)
 
     full = np.vstack([fit.matrix, [0.0, 0.0, 1.0]])
     return (np.linalg.inv(to_work(b)) @ full @ to_work(a))[:2]
+
+
+def resampling_matrix(source: tuple[int, int], target: tuple[int, int]) -> np.ndarray:
+    """(3, 3): pixels of a ``source``-sized picture -> the same points in it resized to
+    ``target`` (w, h), with pixel centres as OpenCV's resize places them:
+    x_target = (x_source + 0.5) k - 0.5."""
+    kx, ky = target[0] / max(1, source[0]), target[1] / max(1, source[1])
+    return np.array([[kx, 0.0, 0.5 * kx - 0.5], [0.0, ky, 0.5 * ky - 0.5], [0.0, 0.0, 1.0]])
 
 
 def _frame_mask(check: np.ndarray, trim: int = 2) -> np.ndarray:

@@ -67,6 +67,7 @@ from .safe_move import (
     check_unchanged,
     file_hash,
     fsync_dir,
+    same_content,
     sweep_stale_temps,
 )
 from .system_trash import SYSTEM_TRASH, Sender, trash_name, uses_system_trash
@@ -339,14 +340,11 @@ class FileMover:
         (size, time, content), journaled before it goes. The system names the place it takes
         the photo to and tells nobody: the journal keeps the photo's own path."""
         try:
-            st = check_unchanged(src, expected)
-            digest, n = file_hash(src)
+            same_content(src, expected, check_unchanged(src, expected))
         except Skipped as exc:
             raise NotDone(exc.reason) from exc
         except OSError as exc:
             raise NotDone(f"could not be read to check it: {exc.strerror or exc}") from exc
-        if digest != expected.hash or n != st.st_size:
-            raise NotDone("its content changed since it was scanned")
         try:
             self._batch, entry = self.catalog.journal_intent(
                 self._batch, SYSTEM_TRASH, src, src, expected.hash, expected.size)

@@ -99,6 +99,15 @@ def check_unchanged(path: str, expected: Expected, since: str = "it was scanned"
     return st
 
 
+def same_content(path: str, expected: Expected, st: os.stat_result, since: str = "it was scanned") -> str:
+    """The content hash of ``path`` (already ``check_unchanged`` as ``st``), when it is the
+    one expected; else :class:`Skipped`: another file, with its size and time put back."""
+    digest, n = file_hash(path)
+    if digest != expected.hash or n != st.st_size:
+        raise Skipped(f"its content changed since {since}")
+    return digest
+
+
 def fsync_dir(folder: str | os.PathLike) -> None:
     """Make a new or removed name in ``folder`` durable (no-op where folders cannot be synced)."""
     if os.name != "posix":
@@ -212,9 +221,7 @@ class Transfer:
         digest = None
         if self.expected.hash is not None:
             self.step = "read the file"
-            digest, n = file_hash(src)
-            if digest != self.expected.hash or n != st.st_size:
-                raise Skipped(f"its content changed since {self.since}")
+            digest = same_content(src, self.expected, st, self.since)
         if os.path.lexists(dst):
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
         self.step = "link it into the destination"

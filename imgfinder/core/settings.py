@@ -82,8 +82,9 @@ class Settings:
         except (OSError, UnicodeDecodeError):
             return {}
         values: dict[str, Any] = {}
+        ini_values = read_ini(text)
         for (section, key), (ours, kind) in _LEGACY_KEYS.items():
-            raw = read_ini(text).get((section, key))
+            raw = ini_values.get((section, key))
             if raw is None:
                 continue
             items = qt_ini_list(raw)
@@ -102,6 +103,8 @@ class Settings:
         with contextlib.suppress(SettingsError):
             if self.path.exists():
                 self._values = self._load()
+        if key in self._values and self._values[key] == value:
+            return  # unchanged (the window closing as it was): nothing to write
         self._values[key] = value
         self.save()
 

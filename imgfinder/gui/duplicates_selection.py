@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QStandardItem
 
+from ..core.cleanup import byte_identical
 from ..core.duplicates import DuplicateGroup, GroupMember
 from ..core.group_kind import KIND_SHOTS
 from .duplicates_table import MemberRole
@@ -61,7 +62,7 @@ class DuplicateSelection:
             for m in g.members:
                 if id(m) not in ticked:
                     continue
-                if kept is not None and m.row.hash and m.row.hash == kept.row.hash and m.row.size == kept.row.size:
+                if kept is not None and byte_identical(m, kept):
                     pairs.append((m.row.path, kept.row.path))
                 else:
                     different.append(m.row.path)

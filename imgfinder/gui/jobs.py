@@ -18,10 +18,10 @@ from PIL import Image, ImageChops
 
 from ..core.alignment import Alignment, align, by_frames
 from ..core.catalog import FileRow
+from ..core.cleanup import check_kept
 from ..core.decoder import open_image, read_file, to_rgb
 from ..core.duplicates import DEFAULT_FLOOR, DuplicateFinder, DuplicateGroup, GroupMember, KeepPreference
 from ..core.embedding import Embedder
-from ..core.cleanup import check_kept
 from ..core.file_actions import ActionResult, FileMover, Recovery, in_trash, recover
 from ..core.group_kind import kind_after_removal
 from ..core.indexer import IndexSummary
@@ -344,7 +344,7 @@ def _overlays(a: Image.Image, b: Image.Image, m: Alignment) -> tuple[Image.Image
     mask = (diff > 40) & valid
     fraction = float(mask.sum()) / max(1, int(valid.sum()))
     red = Image.fromarray(np.where(mask, 170, 0).astype(np.uint8))
-    back = red.transform(b.size, Image.Transform.AFFINE, tuple(float(v) for v in m.inverse().matrix[:2].ravel()),
+    back = red.transform(b.size, Image.Transform.AFFINE, m.inverse().affine(),
                          Image.Resampling.NEAREST, fillcolor=0)
     sides = []
     for alpha, size in ((red, a.size), (back, b.size)):
