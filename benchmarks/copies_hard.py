@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import random
 import shutil
@@ -488,12 +487,71 @@ def run_cli(args: Sequence[str], data: Path) -> tuple[dict, float]:
     return json.loads(proc.stdout), seconds
 
 
-def run_set(name: str, folder: Path, records: list[dict], reference: Path | None) -> dict:
+def _cache_figures(data: Path) -> dict:
+    """Photos in the local-feature cache and its bytes on disk (WAL included)."""
+    import contextlib
+    import sqlite3
+
+    from imgfinder.core.feature_cache import CACHE_NAME
+    from imgfinder.core.keypoints import FORMAT
+
+    cache = data / CACHE_NAME
+    if not cache.exists():
+        return {"photos": 0, "bytes": 0}
+    with contextlib.closing(sqlite3.connect(cache)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        n = int(conn.execute("SELECT COUNT(*) FROM features WHERE format = ?", (FORMAT,)).fetchone()[0])
+    return {"photos": n, "bytes": sum(f.stat().st_size for f in data.glob(CACHE_NAME + "*"))}
+
+
+def eager_feature_seconds(paths: Sequence[str], workers: int = 0) -> dict:
+    """What making every photo's local features while indexing would cost: wall seconds of
+    ``keypoints.extract`` over all ``paths`` on every core (as ``LocalCheck.extract_many``
+    runs it: one single-threaded SIFT per thread), and of the same work without the decode
+    (``features_of_grey`` on pixels decoded beforehand: what reusing the indexer's decode
+    could save at best)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imgfinder.core import keypoints
+    from imgfinder.core.cpus import usable_cores
+
+    workers = workers or usable_cores()
+
+    def timed(fn, items) -> float:
+        t = time.perf_counter()
+        with keypoints.single_threaded_opencv(), ThreadPoolExecutor(workers) as pool:
+            for _ in pool.map(fn, items):
+                pass
+        return time.perf_counter() - t
+
+    full = timed(keypoints.extract, paths)
+    greys = [keypoints.working_grey(p) for p in paths]
+    sift_only = timed(lambda g: keypoints.features_of_grey(*g), greys)
+    return {"photos": len(paths), "workers": workers, "extract_s": round(full, 2), "without_decode_s": round(sift_only, 2)}
+
+
+def feature_costs(data: Path, folder: Path, dup_s: float) -> dict:
+    """Lazy (what the first search pays over a second one, features cached) against eager
+    (every photo's features at index time) on this set, and the cache's bytes per photo."""
+    cached = _cache_figures(data)
+    _, warm_s = run_cli(["duplicates", "--no-shots"], data)
+    from imgfinder.core.scanner import scan
+
+    paths = sorted(f.path for f in scan([folder]))
+    eager = eager_feature_seconds(paths)
+    return {"cold_s": round(dup_s, 2), "warm_s": round(warm_s, 2), "lazy_s": round(dup_s - warm_s, 2),
+            "photos_made_lazily": cached["photos"], "cache_bytes": cached["bytes"],
+            "bytes_per_photo": round(cached["bytes"] / cached["photos"]) if cached["photos"] else None,
+            "eager": eager}
+
+
+def run_set(name: str, folder: Path, records: list[dict], reference: Path | None, costs: bool = False) -> dict:
     data = folder.parent / f"data-{name}"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     indexed, index_s = run_cli(["index", str(folder)], data)
     out, dup_s = run_cli(["duplicates", "--no-shots"], data)  # the copy decision alone
+    lazy_eager = feature_costs(data, folder, dup_s) if costs else None
     groups = normalise_groups(out)
     ref_groups = moved = None
     ref_s = None
@@ -513,6 +571,8 @@ def run_set(name: str, folder: Path, records: list[dict], reference: Path | None
                     "duplicates_reference": round(ref_s, 2) if ref_s is not None else None,
                     "ratio": round(dup_s / index_s, 3) if index_s else None},
     })
+    if lazy_eager is not None:
+        result["feature_costs"] = lazy_eager
     return result
 
 
@@ -553,6 +613,15 @@ def print_tables(results: dict[str, dict]) -> None:
         headers += [f"{n}: recall", f"{n}: kept over original", f"{n}: left by ref clean-up"]
     print()
     print(table(rows, tuple(headers)))
+    costs = {n: r["feature_costs"] for n, r in results.items() if r.get("feature_costs")}
+    if costs:
+        rows = [(n, c["cold_s"], c["warm_s"], c["lazy_s"], f"{c['photos_made_lazily']}/{c['eager']['photos']}",
+                 c["eager"]["extract_s"], c["eager"]["without_decode_s"],
+                 f"{c['bytes_per_photo'] / 1e3:.0f} KB" if c["bytes_per_photo"] else "-")
+                for n, c in costs.items()]
+        print()
+        print(table(rows, ("set", "duplicates cold s", "warm s", "lazy: cold - warm s", "photos given features",
+                           "eager: all photos s", "eager without decode s", "cache per photo")))
     for n, r in results.items():
         if r["false_group_examples"]:
             kinds = ", ".join(f"{k}: {v}" for k, v in r["false_group_kinds"].items())
@@ -572,6 +641,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the results here "
                                                              "(default benchmarks/out/copies_hard.json)")
     ap.add_argument("--work", type=Path, default=None, help="build the sets here and keep them (default: a temp dir)")
+    ap.add_argument("--feature-costs", action="store_true",
+                    help="also measure local features made lazily (first search minus a second) against "
+                         "eagerly (every photo, as indexing would), and the cache's bytes per photo")
     args = ap.parse_args(argv)
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     for s in sets:
@@ -607,7 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     reference = None
             built = time.perf_counter() - t
             print(f"{name}: built {len(records)} files in {built:.1f} s; indexing and grouping ...", flush=True)
-            results[name] = run_set(name, folder, records, reference)
+            results[name] = run_set(name, folder, records, reference, args.feature_costs)
             results[name]["seconds"]["build"] = round(built, 1)
     finally:
         if args.work is None:

@@ -208,6 +208,11 @@ def extract(path: str) -> LocalFeatures:
     """Decode ``path`` near its working scale and find its local features.
 
     Raises ``decoder.DecodeError`` (or OSError) when the photo cannot be read."""
+    return features_of_grey(*working_grey(path))
+
+
+def working_grey(path: str) -> tuple[np.ndarray, tuple[int, int]]:
+    """``path``'s grey pixels near the working scale, and its full (width, height)."""
     from PIL import Image
 
     with PhotoFile(path) as photo:
@@ -219,4 +224,4 @@ def extract(path: str) -> LocalFeatures:
         if img.size[0] * img.size[1] > 2 * target[0] * target[1]:
             img = img.resize(target, Image.Resampling.BOX)
         grey = np.asarray(img.convert("L"), dtype=np.uint8)
-    return features_of_grey(grey, (width, height))
+    return grey, (width, height)
