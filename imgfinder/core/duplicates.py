@@ -343,6 +343,7 @@ class DuplicateFinder:
                 plausible=plausible, plausible_many=plausible_many, stats=self.stats, cancel=cancel,
                 link=link, greyscale=self.greyscale, grey_slack=GREY_PAIR_SLACK,
                 match_ahead=match_ahead, every_pair=judge.not_two_exposures if local is not None else None,
+                confirm_merge=self._merge_confirmed if local is not None else None,
             ):
                 if isinstance(item, Progress):
                     yield item
@@ -386,6 +387,34 @@ class DuplicateFinder:
         if feature_poor(fa, fb):
             return v is not None and v.same_picture(i, j) and is_copy_match(v.match(i, j))
         return check.copies(i, j)
+
+    def _merge_confirmed(self, group_a: Sequence[int], group_b: Sequence[int], i: int, j: int) -> bool:
+        """A merge through a pair the layout decided (one photo too smooth for keypoints,
+        ``_locally_copies``) rests on the weak evidence local features replaced: when the
+        two groups hold detailed photos on both sides, one such cross pair must prove one
+        picture too. Without it, a smooth photo whose layout resembles two different
+        detailed photos joined them into one "copies" group, though their own features
+        have no fit (``benchmarks/scale_real.py`` found such a group at 2,000 photos).
+        One proven pair is enough, as for any merge (two heavy edits of one photo need
+        not prove each other); a merge through a proven pair needs nothing more."""
+        from .copy_proof import feature_poor
+
+        check = self.local_check
+        fi, fj = check.features(i), check.features(j)
+        if fi is None or fj is None or not feature_poor(fi, fj):
+            return True
+        detailed = 0
+        for x in group_a:
+            for y in group_b:
+                if {x, y} == {i, j}:
+                    continue
+                fx, fy = check.features(x), check.features(y)
+                if fx is None or fy is None or feature_poor(fx, fy):
+                    continue
+                if check.copies(x, y):
+                    return True
+                detailed += 1
+        return detailed == 0
 
     def _layout_rejects(self, i: int, j: int) -> bool:
         """The stored 64 px layouts first (3 ms, no decoding): a pair whose smoothed

@@ -259,6 +259,7 @@ def iter_complete_linkage_groups(
     grey_slack: float = 0.0,
     match_ahead: Callable[[list[int], list[int]], Callable[[], int] | None] | None = None,
     every_pair: Callable[[int, int], bool] | None = None,
+    confirm_merge: Callable[[Sequence[int], Sequence[int], int, int], bool] | None = None,
 ) -> Iterator[Progress | list[list[int]]]:
     """``complete_linkage_groups`` as a generator: yields ``Progress("verify", pairs
     done, pairs at or above the threshold)`` while it works (the layout checks can take
@@ -287,7 +288,10 @@ def iter_complete_linkage_groups(
     of every pair: a copy of a copy is proven through either, and two heavy edits of one
     photo (a blurred copy and a 60 % crop) need not prove each other to be one picture
     (what breaks a group of proven pairs is a false proof, not a missing one), while
-    proving every pair cost n (n - 1) / 2 proofs for a photo with n copies."""
+    proving every pair cost n (n - 1) / 2 proofs for a photo with n copies.
+    ``confirm_merge(group_a, group_b, i, j)``, with ``every_pair``: asked last, once the
+    merging pair (i, j) passed ``same_picture``; False keeps the groups apart (the caller
+    asks more of a merge whose pair was decided on weaker evidence)."""
     if cross_floor is None:
         cross_floor = threshold if same_picture is None else threshold - GROUP_PAIR_SLACK
     cross_floor = min(cross_floor, threshold)
@@ -370,6 +374,8 @@ def iter_complete_linkage_groups(
                         for z in (i, j):
                             verifier.forgive(z)
                     continue
+                if confirm_merge is not None and not confirm_merge(group_a, group_b, i, j):
+                    continue
         elif verifier is not None and not verifier.all_verify(group_a, group_b):
             continue
         if verifier is not None and link is not None and not verifier.linked(group_a, group_b, link):
@@ -411,6 +417,7 @@ def complete_linkage_groups(
     grey_slack: float = 0.0,
     match_ahead: Callable[[list[int], list[int]], Callable[[], int] | None] | None = None,
     every_pair: Callable[[int, int], bool] | None = None,
+    confirm_merge: Callable[[Sequence[int], Sequence[int], int, int], bool] | None = None,
 ) -> list[list[int]]:
     """Group row indices of ``vectors`` (L2-normalised) from candidate ``pairs``.
 
@@ -421,14 +428,15 @@ def complete_linkage_groups(
     first, and a photo with ``max_failed`` failed checks or ``max_filtered`` pairs the
     filter rejected is not examined again (its later, weaker candidates are rejected),
     so verification costs at most a few checks per photo. ``stats`` receives the counts.
-    ``cross_floor``, ``link``, ``greyscale`` and ``grey_slack``: as in
-    ``iter_complete_linkage_groups``. Returns groups of two or more indices.
+    ``cross_floor``, ``link``, ``greyscale``, ``grey_slack``, ``every_pair`` and
+    ``confirm_merge``: as in ``iter_complete_linkage_groups``. Returns groups of two or
+    more indices.
     """
     for item in iter_complete_linkage_groups(
         vectors, pairs, threshold, cannot_link, same_picture,
         plausible=plausible, plausible_many=plausible_many, max_failed=max_failed, max_filtered=max_filtered,
         stats=stats, cancel=cancel, cross_floor=cross_floor, link=link, greyscale=greyscale, grey_slack=grey_slack,
-        match_ahead=match_ahead, every_pair=every_pair,
+        match_ahead=match_ahead, every_pair=every_pair, confirm_merge=confirm_merge,
     ):
         if isinstance(item, Progress):
             if progress is not None:
