@@ -86,3 +86,38 @@ def test_pairs_of_linked_photos_come_together() -> None:
     order = by_component({(1, 9), (2, 3), (3, 8), (1, 5), (4, 6)})
     assert order == [(1, 5), (1, 9), (2, 3), (3, 8), (4, 6)]
     assert by_component({(5, 7), (0, 7), (2, 4)}) == [(0, 7), (5, 7), (2, 4)]
+
+
+@pytest.mark.parametrize("batch", [4096, 16])
+def test_with_local_features_the_gate_runs_in_workers_and_decides_the_same(
+        library, monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
+    """With local features, the layout gate's matches of the coming pairs are computed in
+    the worker processes while a batch is merged; the groups are the ones one process finds."""
+    from imgfinder.core import grouping
+
+    rows, layouts = library
+    monkeypatch.setattr(duplicates, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(grouping, "PREFETCH", batch)
+    submitted = []
+    real_submit = CheckPool.submit
+
+    def counted(self, verifier, first, second, cancel=None):
+        submitted.append(len(first))
+        return real_submit(self, verifier, first, second, cancel)
+
+    monkeypatch.setattr(CheckPool, "submit", counted)
+
+    def run(workers: int) -> tuple[list[list[str]], DuplicateFinder]:
+        vectors = np.ones((len(rows), 4), np.float32) / 2
+        finder = DuplicateFinder(rows, vectors, layouts=layouts, workers=workers)  # local features
+        finder._pairs = [(i, j, 1.0) for i in range(len(rows)) for j in range(i + 1, len(rows))]
+        groups = sorted(sorted(Path(m.row.path).name for m in g.members) for g in finder.groups(0.9, shots=False))
+        return groups, finder
+
+    expected, one = run(1)
+    assert not submitted
+    assert len(expected) == 6 and all(len(g) == 4 for g in expected)  # each shot's four versions
+    found, two = run(2)
+    assert found == expected
+    assert sum(submitted) > 0 and two.stats.worker_peak_mb > 0  # the gates ran in the workers
+    assert two.local_check.extracted == one.local_check.extracted  # the same photos needed features

@@ -331,12 +331,12 @@ class DuplicateFinder:
         plausible_many = verifier.plausible_many if verifier is not None else None
         self.stats = VerificationStats()
         clusters: list[list[int]] = []
-        pool = self._check_pool(threshold) if local is None else None
+        pool = self._check_pool(threshold)
         # Start the checks of a batch in the workers; returns the function that waits for them.
         match_ahead = functools.partial(pool.submit, verifier, cancel=cancel) \
             if pool is not None and verifier is not None else None
         if local is not None and verifier is not None and self.workers >= 2:
-            match_ahead = functools.partial(self._features_ahead, cancel=cancel)
+            match_ahead = functools.partial(self._features_ahead, pool=pool, cancel=cancel)
         try:
             for item in iter_complete_linkage_groups(
                 self.vectors, self._pairs, threshold, cannot_link, same_picture,
@@ -425,25 +425,39 @@ class DuplicateFinder:
         m = self.verifier.match(i, j)
         return m is not None and not m.flat and m.coarse < LAYOUT_GATE
 
-    def _features_ahead(self, first: list[int], second: list[int],
+    def _features_ahead(self, first: list[int], second: list[int], pool: CheckPool | None = None,
                         cancel: CancelToken | None = None) -> Callable[[], int] | None:
-        """The grouping's look-ahead (``match_ahead``) with local features: the photos of
-        the coming pairs that pass the layout gate and have no features yet; returns the
-        function that finds them on every core (``LocalCheck.extract_many``), or None."""
+        """The grouping's look-ahead (``match_ahead``) with local features: returns the
+        function that finds, on every core (``LocalCheck.extract_many``), the features of
+        the coming pairs' photos that pass the layout gate and have none yet (None: no
+        pair left to prove). With ``pool``, the gate's layout matches of these pairs start
+        now in its worker processes, so they are computed while the grouping merges the
+        current batch (at 100,000 photos the gate, serial, was most of a warm search:
+        ``benchmarks/scale_real.py``); the matches are deterministic, so the decisions are
+        the ones the gate would make here."""
         check = self.local_check
-        todo: list[int] = []
-        seen: set[int] = set()
-        for i, j in zip(first, second):
-            if check.has_proof(i, j) or self._layout_rejects(i, j):
-                continue
-            for z in (i, j):
-                if z not in seen:
-                    seen.add(z)
-                    if check.needs_extraction(z):
-                        todo.append(z)
-        if not todo:
+        pairs = [(i, j) for i, j in zip(first, second) if not check.has_proof(i, j)]
+        if not pairs:
             return None
-        return functools.partial(check.extract_many, todo, self.workers, cancel)
+        gates = pool.submit(self.verifier, [i for i, _ in pairs], [j for _, j in pairs], cancel=cancel) \
+            if pool is not None else None
+
+        def run() -> int:
+            if gates is not None:
+                gates()
+            todo: list[int] = []
+            seen: set[int] = set()
+            for i, j in pairs:
+                if check.has_proof(i, j) or self._layout_rejects(i, j):
+                    continue
+                for z in (i, j):
+                    if z not in seen:
+                        seen.add(z)
+                        if check.needs_extraction(z):
+                            todo.append(z)
+            return check.extract_many(todo, self.workers, cancel) if todo else 0
+
+        return run
 
     def _check_pool(self, threshold: float) -> CheckPool | None:
         """Worker processes for the full checks when the grouping has many pairs to check
