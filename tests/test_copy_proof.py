@@ -162,6 +162,31 @@ def test_features_are_cached_by_content(originals, tmp_path: Path) -> None:
     cache.close()
 
 
+def test_features_dropped_from_memory_before_they_are_written_are_not_made_again(
+        originals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from imgfinder.core import local_check
+
+    monkeypatch.setattr(local_check, "KEEP", 2)
+    img, _ = originals["07_rocket.jpg"]
+    paths = [str(_save(EDITS[e](img), tmp_path / f"{n}_{e}.jpg")) for n, e in enumerate(("resize50", "crop70", "mirror", "resize50"))]
+    calls: list[str] = []
+
+    def counting(path: str) -> LocalFeatures:
+        calls.append(path)
+        return extract(path)
+
+    cache = FeatureCache(tmp_path / "cache.sqlite3")
+    check = LocalCheck(paths, [1, 2, 3, 4], ["h1", "h2", "h3", "h4"], cache, counting)
+    for i in range(4):  # fewer than a batch: nothing is written yet, and two are dropped from memory
+        check.features(i)
+    assert cache.size()[0] == 0 and len(calls) == 4
+    assert [check.needs_extraction(i) for i in range(4)] == [False] * 4
+    assert all(check.features(i) is not None for i in range(4)) and len(calls) == 4
+    check.flush()
+    assert cache.size()[0] == 4
+    cache.close()
+
+
 def test_a_damaged_cache_is_set_aside_and_the_search_goes_on(originals, tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite3"
     path.write_bytes(b"this is not a database" * 100)

@@ -30,7 +30,11 @@ from .jpeg_quality import file_blockiness
 from .keypoints import FORMAT, LocalFeatures, extract, single_threaded_opencv
 from .progress import CancelToken
 
-KEEP = 768  # photos' features kept in memory (~130 KB each)
+# Photos' features kept in memory, ~360 KB each (the descriptors as uint8 and as the
+# float32 the matcher wants, and the check picture): 256 of them ~90 MB. At 100,000 photos
+# 768 took the search past 2 GB (benchmarks/scale_real.py); one read back from the cache
+# costs well under a millisecond.
+KEEP = 256
 BLOCKING_FORMAT = 1_000 + FORMAT  # the cache's key for a file's pixel blocking (``jpeg_quality``)
 WRITE_EVERY = 32  # new features written to the catalog in batches of this many
 
@@ -58,7 +62,9 @@ class LocalCheck:
         self.store = store
         self.extract = extract_features
         self._kept: OrderedDict[int, LocalFeatures | None] = OrderedDict()
-        self._pending: list[tuple[str, bytes]] = []
+        # Made but not written yet (content hash -> bytes): read back from here too, or a
+        # photo dropped from memory before its batch was written was made again.
+        self._pending: dict[str, bytes] = {}
         self._proofs: dict[tuple[int, int], Proof | None] = {}
         self.extracted = 0  # photos whose features were made (not found cached)
         self.reasons: dict[int, str] = {}  # row -> why it has no features (unreadable, vanished)
@@ -91,7 +97,7 @@ class LocalCheck:
     def _made(self, i: int, found: LocalFeatures) -> None:
         self.extracted += 1
         if self.hashes[i]:
-            self._pending.append((self.hashes[i], found.to_bytes()))
+            self._pending[self.hashes[i]] = found.to_bytes()
             if len(self._pending) >= WRITE_EVERY:
                 self.flush()
 
@@ -171,9 +177,12 @@ class LocalCheck:
         return made
 
     def _cached(self, i: int) -> LocalFeatures | None:
-        if self.store is None or not self.hashes[i]:
+        h = self.hashes[i]
+        if not h:
             return None
-        raw = self.store.get(self.hashes[i], FORMAT)
+        raw = self._pending.get(h)
+        if raw is None and self.store is not None:
+            raw = self.store.get(h, FORMAT)
         if raw is None:
             return None
         try:
@@ -184,7 +193,7 @@ class LocalCheck:
     def flush(self) -> None:
         """Write the features made since the last flush to the store (a read-only data
         folder only loses the cache: the search itself goes on)."""
-        pending, self._pending = self._pending, []
+        pending, self._pending = list(self._pending.items()), {}
         if self.store is not None and pending:
             self.store.put(pending, FORMAT)
 
