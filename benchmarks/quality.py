@@ -189,7 +189,7 @@ def semantic_map(photos: list[Path], work: Path, head_env: dict, label: str) -> 
     aps = []
     with Library(data, embedder) as library:
         for path, scene in records:
-            results = library.similar(path, k=len(records))
+            results = library.similar(path, k=len(records), fold=False)  # the ranking, copies as results
             relevant = [Path(h.row.path).stem.rsplit("_", 1)[0] == scene for h in results]
             hits, precisions = 0, []
             for rank, rel in enumerate(relevant, 1):

@@ -81,6 +81,19 @@ def spread(vectors: np.ndarray, labels: list[str], threshold: float) -> dict:
     }
 
 
+def fold_photos(groups: Path, fold: str, folder: Path) -> tuple[list[str], list[str]]:
+    """The fold's photos copied into ``folder/<product>/`` (once), and their products."""
+    sources, labels = read_groups(groups, fold)
+    paths = []
+    for src, label in zip(sources, labels):
+        dst = folder / label / Path(src).name
+        if not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+        paths.append(str(dst))
+    return paths, labels
+
+
 def run_cli(*args: str) -> tuple[dict, int]:
     cmd = [sys.executable, "-m", "imgfinder", *args, "--json", "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
@@ -107,15 +120,8 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.monotonic()
-    sources, labels = read_groups(args.groups, args.fold)
     photos_dir = args.work / f"photos-{args.fold}"
-    paths = []
-    for src, label in zip(sources, labels):
-        dst = photos_dir / label / Path(src).name
-        if not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-        paths.append(str(dst))
+    paths, labels = fold_photos(args.groups, args.fold, photos_dir)
     positives = {l: labels.count(l) for l in set(labels)}
     data = args.work / f"data-{args.fold}"
     shutil.rmtree(data, ignore_errors=True)
@@ -126,7 +132,9 @@ def main() -> int:
     answer, _ = run_cli("similar", *paths, "-k", str(len(paths)), "--data-dir", str(data))
     similar_seconds = time.monotonic() - t0
     label_of = dict(zip(paths, labels))
-    ranked = [[label_of[r["path"]] for r in q["results"]] for q in answer["queries"]]
+    # Each result, then the edited copies folded under it (what "Show edited copies" lists).
+    ranked = [[label_of[x["path"]] for r in q["results"] for x in (r, *r.get("copies", ()))]
+              for q in answer["queries"]]
     imgfinder_map = mean_average_precision(ranked, labels, positives)
 
     from imgfinder.core.catalog import Catalog

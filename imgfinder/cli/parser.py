@@ -237,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         "similar", parents=[common], formatter_class=formatter, epilog=see_env,
         help="rank indexed photos by similarity to one or more photos",
         description=_wrap("List the indexed photos most similar to PHOTO, best first, with their similarity in "
-        "percent. PHOTO need not be in the library. With several photos, one list each."),
+        "percent. PHOTO need not be in the library. With several photos, one list each. A result proven an "
+        "edited copy of a better one (by matching detail, as duplicates proves copies) is listed under it "
+        "as one of its copies, so the list shows different photos."),
     )
     p.add_argument("queries", type=Path, nargs="+", metavar="PHOTO",
                    help="photos to find similar ones to (the model is loaded once for all)")
@@ -247,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop results below this similarity: a percentage (90 or 90%%) or a fraction (0.9); "
         "numbers above 1 are percentages (default 0)",
     )
+    p.add_argument("--each-copy", action="store_true",
+                   help="list edited copies as results of their own instead of under the photo they copy")
     _add_filters(p, "never show")
     _add_format(p, "one line per photo asked about: the photo, then its results best first")
 

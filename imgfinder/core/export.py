@@ -41,13 +41,16 @@ def photo_json(info: PhotoInfo | None) -> dict | None:
 
 def hits_json(catalog: Catalog, hits: Sequence[object]) -> list[dict]:
     """``similar --json`` results: path, score and the ``"exif"`` facts of each hit
-    (``library.SimilarHit``: ``.row`` and ``.score``)."""
-    infos = photo_infos(catalog, (h.row for h in hits))  # type: ignore[attr-defined]
-    return [
-        {"path": h.row.path, "score": round(h.score, 6), "exif": photo_json(infos.get(h.row.id)),  # type: ignore[attr-defined]
-         "same_files": list(getattr(h, "same_files", ()))}
-        for h in hits
-    ]
+    (``library.SimilarHit``: ``.row`` and ``.score``), its byte-identical ``"same_files"``
+    and the results proven its edited ``"copies"`` (each with the same fields, no deeper)."""
+    everyone = [*hits, *(c for h in hits for c in getattr(h, "copies", ()))]
+    infos = photo_infos(catalog, (h.row for h in everyone))  # type: ignore[attr-defined]
+
+    def one(h) -> dict:
+        return {"path": h.row.path, "score": round(h.score, 6), "exif": photo_json(infos.get(h.row.id)),
+                "same_files": list(getattr(h, "same_files", ()))}
+
+    return [{**one(h), "copies": [one(c) for c in getattr(h, "copies", ())]} for h in hits]
 
 
 def group_json(group: DuplicateGroup, infos: Mapping[int, PhotoInfo] | None = None) -> dict:

@@ -18,8 +18,8 @@ from .ann_index import IndexStore, VectorIndex, build_in_memory
 from .catalog import (Catalog, FileRow, companion_paths, is_damage, is_read_only_error, move_aside_folders, salvage,
                       set_aside)
 from .decoder import DecodeError, decode_for_model
-from .duplicates import DEFAULT_FLOOR, DuplicateFinder
-from .embedding import Embedder, describe, feature_id_of, retrieval_id_of, retrieval_vectors
+from .duplicates import DEFAULT_FLOOR, DEFAULT_THRESHOLD, DuplicateFinder
+from .embedding import Embedder, copy_vectors, describe, feature_id_of, retrieval_id_of, retrieval_vectors
 from .feature_cache import CACHE_NAME as FEATURE_CACHE_NAME, FeatureCache
 from .file_actions import in_trash
 from .indexer import Indexer
@@ -167,6 +167,8 @@ class SimilarHit:
     score: float
     # Other paths of byte-identical files (the same content hash): one result, not several.
     same_files: tuple[str, ...] = ()
+    # Results proven edited copies of this one (``core.similar_copies``): "+N copies".
+    copies: tuple[SimilarHit, ...] = ()
 
 
 def fold_identical(hits: Sequence[SimilarHit]) -> list[SimilarHit]:
@@ -399,9 +401,12 @@ class Library:
 
     def similar_to_descriptor(
         self, descriptor: np.ndarray, k: int, exclude: str | None = None, leave_out: LeaveOut | None = None,
+        fold: bool = True,
     ) -> list[SimilarHit]:
         """The ``k`` photos most similar to a descriptor, by the retrieval vector; none that
-        ``leave_out(path, size)`` leaves out (``core.file_filter``)."""
+        ``leave_out(path, size)`` leaves out (``core.file_filter``). With ``fold``, a result
+        proven an edited copy of a better-ranked one is one of that one's ``copies``
+        (``core.similar_copies``), not a result of its own: ``k`` different photos."""
         index = self.retrieval_index()
         query = retrieval_vectors(self.embedder, np.asarray(descriptor, np.float32)[None])[0]
         skip = set()
@@ -415,14 +420,39 @@ class Library:
             # Files the app moved to the trash stay catalogued (for undo) but are not results.
             hits = fold_identical([h for h in hits if h.row.path != exclude and not in_trash(h.row.path)
                                    and (leave_out is None or leave_out(h.row.path, h.row.size) is None)])
+            if fold:
+                hits = self._fold_copies(hits)
             if len(hits) >= k or len(ids) < want or want >= len(index):
                 return hits[:k]
             want *= 4  # many results were left out: look further down the ranking
 
-    def similar(self, path: str, k: int = 20) -> list[SimilarHit]:
+    def _fold_copies(self, hits: list[SimilarHit]) -> list[SimilarHit]:
+        """``similar_copies.fold_copies`` with the catalog's copy vectors and layouts and
+        the library's feature cache."""
+        from .similar_copies import CopyProver, candidate_pairs, fold_copies
+
+        if len(hits) < 2:
+            return hits
+        ids = [h.row.id for h in hits]
+        stored = self.catalog.descriptors_for(ids, feature_id_of(self.embedder))
+        known = np.array([i in stored for i in ids])
+        vectors = np.zeros((len(hits), 0), np.float32)
+        if known.any():
+            found = copy_vectors(self.embedder, np.stack([stored[i] for i in ids if i in stored]))
+            vectors = np.zeros((len(hits), found.shape[1]), np.float32)
+            vectors[known] = found
+        layouts = self.catalog.layouts(ids)
+        prover = CopyProver([h.row for h in hits], [layouts.get(i) for i in ids], self.feature_cache)
+        try:
+            prover.prepare(candidate_pairs(vectors, DEFAULT_THRESHOLD))
+            return fold_copies(hits, vectors, prover.proves, DEFAULT_THRESHOLD)
+        finally:
+            prover.close()
+
+    def similar(self, path: str, k: int = 20, fold: bool = True) -> list[SimilarHit]:
         """The ``k`` photos most similar to ``path`` (which need not be in the library)."""
         path = os.path.abspath(path)
-        return self.similar_to_descriptor(self.describe_file(path), k, exclude=path)
+        return self.similar_to_descriptor(self.describe_file(path), k, exclude=path, fold=fold)
 
     # -- duplicates ----------------------------------------------------------------
     def duplicate_finder(

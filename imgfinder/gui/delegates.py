@@ -8,7 +8,7 @@ from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from .models import DistinctRole, FolderHintRole, PathRole, ScoreRole
+from .models import BadgeRole, DistinctRole, FolderHintRole, PathRole, ScoreRole
 from .workers import ThumbnailLoader
 
 PADDING = 6
@@ -99,6 +99,17 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
             painter.setFont(option.font)
+        note = index.data(BadgeRole)
+        if note:  # "+3 copies" under a result, "copy" on a copy shown in place
+            fm = painter.fontMetrics()
+            badge = QRect(0, 0, fm.horizontalAdvance(note) + 10, fm.height() + 4)
+            badge.moveBottomLeft(picture.bottomLeft())
+            badge.translate(3, -3)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(40, 40, 40, 210))
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, note)
         self._paint_label(painter, option, index, QRect(box.x(), box.bottom() + 3, self.side, 16), selected)
         painter.restore()
 

@@ -143,7 +143,7 @@ class FileCommands:
             self.hidden |= moved
             self.thumbs.forget(moved)
             self.library_view.model.remove_paths(moved)
-            self.similar_view.model.remove_paths(moved)
+            self.similar_view.remove_paths(moved)
             where = f"to {trash_name()}" if action == "trash" else "to the folder"
             back = ("restore them from there" if action == "trash" and uses_system_trash() else "Undo with Ctrl+Z")
             text = f"Moved {photos(len(res.done))} ({human_bytes(res.bytes)}) {where} — {back}"

@@ -20,6 +20,7 @@ RowRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
 FolderHintRole = Qt.ItemDataRole.UserRole + 4  # the parent folder(s) shown when a file name repeats
 DistinctRole = Qt.ItemDataRole.UserRole + 5  # where the name starts to differ from the closest other name
+BadgeRole = Qt.ItemDataRole.UserRole + 6  # a short note on the picture ("+3 copies"), or None
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -85,6 +86,7 @@ class PhotoListModel(QAbstractListModel):
         super().__init__(parent)
         self._rows: list[FileRow] = []
         self._scores: list[float] | None = None
+        self._badges: list[tuple[str, str] | None] | None = None  # (badge, tooltip line) per row
         self._hints: dict[str, str] = {}
         self._distinct: dict[str, int] | None = None  # made when a label first asks (``distinct_starts``)
 
@@ -110,15 +112,21 @@ class PhotoListModel(QAbstractListModel):
             return row
         if role == ScoreRole:
             return self._scores[index.row()] if self._scores is not None else None
+        if role == BadgeRole:
+            badge = self._badges[index.row()] if self._badges is not None else None
+            return badge[0] if badge else None
         if role == Qt.ItemDataRole.ToolTipRole:
             dims = f"{row.width}x{row.height}, " if row.width else ""
             score = f"{self._scores[index.row()] * 100:.1f}% similar\n" if self._scores is not None else ""
-            return f"{score}{row.path}\n{dims}{human_bytes(row.size)}"
+            badge = self._badges[index.row()] if self._badges is not None else None
+            return f"{score}{row.path}\n{dims}{human_bytes(row.size)}" + (f"\n{badge[1]}" if badge else "")
         return None
 
     def set_rows(self, rows: Sequence[FileRow], scores: Sequence[float] | None = None,
-                 hints: dict[str, str] | None = None, distinct: dict[str, int] | None = None) -> None:
+                 hints: dict[str, str] | None = None, distinct: dict[str, int] | None = None,
+                 badges: Sequence[tuple[str, str] | None] | None = None) -> None:
         """Replace the rows; appends without a reset when the old list is a prefix.
+        ``badges``: per row, a short note painted on its picture and a line of its tooltip.
         ``hints`` are the rows' ``folder_hints`` (computed here when not given), ``distinct``
         their names' ``distinct_starts`` (computed when a label first needs them if not:
         a worker passes both for the whole library, 0.2 s for 100,000 names)."""
@@ -126,7 +134,7 @@ class PhotoListModel(QAbstractListModel):
         old = self._rows
         hints = folder_hints(r.path for r in rows) if hints is None else hints
         self._distinct = distinct
-        if scores is None and self._scores is None and old and len(rows) > len(old) and all(
+        if scores is None and self._scores is None and badges is None and old and len(rows) > len(old) and all(
             a.id == b.id for a, b in zip(old, rows[: len(old)])
         ):
             relabel = hints != self._hints
@@ -140,6 +148,7 @@ class PhotoListModel(QAbstractListModel):
         self.beginResetModel()
         self._rows = rows
         self._scores = list(scores) if scores is not None else None
+        self._badges = list(badges) if badges is not None else None
         self._hints = hints
         self.endResetModel()
 
@@ -152,6 +161,8 @@ class PhotoListModel(QAbstractListModel):
         self._rows = [self._rows[i] for i in keep]
         if self._scores is not None:
             self._scores = [self._scores[i] for i in keep]
+        if self._badges is not None:
+            self._badges = [self._badges[i] for i in keep]
         # Fewer namesakes can only make hints unneeded; the reload that follows a move recomputes them.
         self._hints = {p: h for p, h in self._hints.items() if p not in paths}
         self.endResetModel()

@@ -475,3 +475,41 @@ def test_the_link_question_says_what_happens_to_the_copies(qtbot, monkeypatch) -
     text, info, button = seen[0]
     assert text == "Replace 2 photos (4.1 KB) with hard links to the copies kept?" and button == "Replace with links"
     assert "trash" in info and "Undo" in info and "1 photo selected is not byte-identical" in info
+
+
+def test_similar_folds_edited_copies_and_shows_them_in_place(qtbot, make_window, gui_photos: Path, tmp_path: Path,
+                                                              photo_paths: list[Path]) -> None:
+    """A result's proven copies are folded under it ("+1 copy"); "Show edited copies" lists
+    them right after it; a moved result leaves its copies as results of their own."""
+    from conftest import small_copy
+
+    from imgfinder.gui.models import BadgeRole
+
+    window = make_window()
+    index_and_wait(qtbot, window, gui_photos)
+    third = photo_paths[2].name
+    query = small_copy(gui_photos / third, tmp_path / "outside" / "query.jpg", max_side=240, quality=75)
+    with qtbot.waitSignal(window.job_done, timeout=20_000, check_params_cb=lambda k: k == "similar"):
+        drop_files(window, [query])
+    view, model = window.similar_view, window.similar_view.model
+    head = view.hits[0]
+    assert {Path(head.row.path).name, *(Path(c.row.path).name for c in head.copies)} == {third, "third_cropped.jpg"}
+    assert view.show_copies.isVisible() and not view.show_copies.isChecked()
+    folded = model.rowCount()
+    assert model.index(0, 0).data(BadgeRole) == "+1 copy"
+    assert "edited copy of this photo" in model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+    total = sum(len(h.copies) for h in view.hits)  # the resized second photo folds under its original too
+    assert f"(and {total} edited {'copy' if total == 1 else 'copies'} of them)" in view.title.full_text()
+    assert head.copies[0].row.path not in grid_paths(model)
+
+    qtbot.mouseClick(view.show_copies, Qt.MouseButton.LeftButton)
+    assert view.show_copies.isChecked() and model.rowCount() == folded + total
+    assert model.row_at(1).path == head.copies[0].row.path and model.index(1, 0).data(BadgeRole) == "copy"
+    assert f"an edited copy of {Path(head.row.path).name}" in model.index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+    qtbot.mouseClick(view.show_copies, Qt.MouseButton.LeftButton)
+    assert model.rowCount() == folded
+
+    view.remove_paths({head.row.path})  # what a move to the trash does to the results
+    assert model.row_at(0).path == head.copies[0].row.path and model.index(0, 0).data(BadgeRole) is None
+    assert head.row.path not in grid_paths(model)
+    assert view.show_copies.isVisible() == (total > 1)

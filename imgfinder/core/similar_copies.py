@@ -1,0 +1,102 @@
+"""Similar results a user can read: each edited copy folded under the best-ranked result it
+is a copy of ("+3 copies"), so the top of the list shows different photos, not the edits
+of one (issue #22: 17 of a landmark query's top 20 were edits of one photo).
+
+A copy is what the duplicate search proves (``core.copy_proof``: one exact geometric fit
+and agreement over the whole overlap), never only a close copy vector: folding a different
+photo under another would hide a result. So a result joins an earlier one only when their
+copy vectors are at the duplicates threshold *and* local features prove it; photos too
+smooth for keypoints stay results of their own. The work is bounded per query: at most
+``TRIES`` earlier results are tried for each (the nearest by copy vector), the 64 px
+layouts first (no decode), features made on every core and cached as the duplicate
+search caches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .copy_proof import feature_poor
+from .cpus import usable_cores
+from .layout import LayoutVerifier
+from .local_check import FeatureStore, LocalCheck
+
+if TYPE_CHECKING:
+    from .library import SimilarHit
+
+TRIES = 3  # earlier results tried for each result (nearest copy vector first)
+LAYOUT_GATE = 0.75  # as the duplicate search's gate (``core.duplicates``)
+
+
+def fold_copies(
+    hits: Sequence[SimilarHit], copy_vectors: np.ndarray, proves: Callable[[int, int], bool], threshold: float,
+) -> list[SimilarHit]:
+    """``hits`` (ranked) with each one proven a copy of an earlier kept one moved into that
+    one's ``copies``. ``copy_vectors[n]`` is hit n's L2-normalised copy vector (a zero row:
+    unknown, never folded); ``proves(a, b)`` (a < b, positions in ``hits``) is the local proof."""
+    heads: list[int] = []
+    copies: dict[int, list[int]] = {}
+    for n in range(len(hits)):
+        if heads and copy_vectors.size:
+            sims = copy_vectors[heads] @ copy_vectors[n]
+            near = [heads[k] for k in np.argsort(-sims, kind="stable")[:TRIES] if sims[k] >= threshold]
+            head = next((h for h in near if proves(h, n)), None)
+            if head is not None:
+                copies[head].append(n)
+                continue
+        heads.append(n)
+        copies[n] = []
+    return [replace(hits[h], copies=tuple(hits[c] for c in copies[h])) for h in heads]
+
+
+class CopyProver:
+    """``proves(a, b)`` for positions in a list of rows: the layout gate, then local
+    features (made ahead on every core for the pairs that will be asked)."""
+
+    def __init__(self, rows: Sequence, layouts: Sequence[bytes | None], store: FeatureStore | None,
+                 workers: int | None = None) -> None:
+        self.check = LocalCheck([r.path for r in rows], [r.id for r in rows], [r.hash for r in rows], store)
+        self.verifier = LayoutVerifier(list(layouts))
+        self.workers = workers or usable_cores()
+
+    def _gate_rejects(self, a: int, b: int) -> bool:
+        m = self.verifier.match(a, b)
+        return m is not None and not m.flat and m.coarse < LAYOUT_GATE
+
+    def prepare(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Make the features of the photos of ``pairs`` that pass the gate, on every core."""
+        todo = sorted({z for a, b in pairs if not self._gate_rejects(a, b) for z in (a, b)
+                       if self.check.needs_extraction(z)})
+        if todo:
+            self.check.extract_many(todo, self.workers)
+
+    def proves(self, a: int, b: int) -> bool:
+        if self._gate_rejects(a, b):
+            return False
+        fa, fb = self.check.features(a), self.check.features(b)
+        if fa is None or fb is None or feature_poor(fa, fb):
+            return False
+        return self.check.copies(a, b)
+
+    def close(self) -> None:
+        self.check.flush()
+
+
+def candidate_pairs(copy_vectors: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """The pairs (a, b), a < b, ``fold_copies`` is likely to ask about: for each b, its
+    ``TRIES`` nearest earlier results at the threshold (their features are made ahead;
+    any other pair it asks makes its own)."""
+    out: list[tuple[int, int]] = []
+    if len(copy_vectors) < 2:
+        return out
+    sims = copy_vectors @ copy_vectors.T
+    for b in range(1, len(copy_vectors)):
+        earlier = sims[b, :b]
+        for a in np.argsort(-earlier, kind="stable")[:TRIES].tolist():
+            if earlier[a] >= threshold:
+                out.append((a, b))
+    return out
