@@ -224,9 +224,10 @@ def write_json(name: str, payload: dict) -> Path:
     return path
 
 
-def timed_duplicates(lib, threshold: float) -> tuple:
+def timed_duplicates(lib, threshold: float, prepare=None) -> tuple:
     """The real duplicates path of a ``Library``, timed: (finder, groups, seconds of the
-    candidate search, seconds of grouping and verification, progress updates seen)."""
+    candidate search, seconds of grouping and verification, progress updates seen).
+    ``prepare(finder)``, if given, runs between the two (untimed)."""
     from imgfinder.core.duplicates import DuplicateFinder
 
     t0 = time.perf_counter()
@@ -236,6 +237,9 @@ def timed_duplicates(lib, threshold: float) -> tuple:
             finder = item
     t1 = time.perf_counter()
     assert finder is not None
+    if prepare is not None:
+        prepare(finder)
+        t1 = time.perf_counter()
     groups: list = []
     updates = 0
     for item in finder.iter_groups(threshold):

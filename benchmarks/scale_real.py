@@ -64,12 +64,23 @@ indexer does. The paths do not exist, so the EXIF capture-time reads of the grou
 are a failed ``stat`` each, not a header read: the child counts them ("EXIF reads") so
 their real cost can be estimated.
 
+Local features are real (version 3): each synthetic photo is given a real source file
+(``files.json``: a planted group's photos their base's file, so its copies prove to be
+one picture; every other photo a file drawn at random, so photos near each other in
+the embedding are different pictures to the local check), and the child's local check
+decodes and runs SIFT on that file whenever the search first needs a photo's features,
+as the app does. The run starts with no feature cache (a library's first search;
+``--warm`` then runs the search again with the cache the first one filled) and reports
+how many photos needed features, their extraction time and the cache's bytes per photo.
+
 Prints a table and writes ``benchmarks/out/scale_real-<count>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -98,7 +109,7 @@ SOURCES = {
 }
 GROCERY_FALLBACK = WORK / "grocery-data"
 TARGET_S, TARGET_MB = 30.0, 2048.0
-VERSION = 2  # bump when the generation changes (the cached catalogs are keyed on it)
+VERSION = 3  # bump when the generation changes (the cached catalogs are keyed on it)
 
 
 # -- real sources ---------------------------------------------------------------------
@@ -111,6 +122,7 @@ class Sources:
     pictures: np.ndarray  # (K,) picture number: versions of one picture share it
     origins: dict[str, int]
     edits: list[str]  # quality-set version name ("original", "grey", ...); "" for others
+    paths: list[str]  # the real photo file of each source (its local features are real)
 
 
 def _has_current(data_dir: Path, feature_id: str) -> bool:
@@ -135,6 +147,7 @@ def load_sources(feature_id: str) -> Sources:
                             str(GROCERY_FALLBACK), "--json", "--quiet"], cwd=REPO, check=False,
                            stdout=subprocess.DEVNULL, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     descriptors, layouts, sizes, scene_keys, picture_keys, edits, seen = [], [], [], [], [], [], set()
+    paths: list[str] = []
     origins: dict[str, int] = {}
     for name, data_dir in dirs.items():
         if not _has_current(data_dir, feature_id):
@@ -157,6 +170,7 @@ def load_sources(feature_id: str) -> Sources:
             descriptors.append(d)
             edits.append(os.path.splitext(os.path.basename(r.path))[0] if name == "quality" else "")
             layouts.append(lay[r.id])
+            paths.append(r.path)
             sizes.append((r.width or 1000, r.height or 1000))
             scene_keys.append(scene)
             picture_keys.append(picture)
@@ -168,7 +182,7 @@ def load_sources(feature_id: str) -> Sources:
         return np.array([table.setdefault(k, len(table)) for k in keys], np.int64)
 
     return Sources(np.stack(descriptors).astype(np.float32), layouts, sizes, numbered(scene_keys),
-                   numbered(picture_keys), origins, edits)
+                   numbered(picture_keys), origins, edits, paths)
 
 
 def edit_displacements(src: Sources) -> np.ndarray:
@@ -285,6 +299,7 @@ def build_catalog(n: int, copies_frac: float, other_noise: float, seed: int) -> 
     gen_s = time.perf_counter() - t
     np.save(data_dir / "labels.npy", labels)
     np.save(data_dir / "origin.npy", origin)
+    (data_dir / "files.json").write_text(json.dumps(photo_files(src.paths, origin, labels, seed)))
     t = time.perf_counter()
     with Catalog(data_dir / CATALOG_NAME) as catalog:
         batch = []
@@ -312,6 +327,30 @@ def build_catalog(n: int, copies_frac: float, other_noise: float, seed: int) -> 
     print(f"  built {data_dir.name}: generated {gen_s:.1f} s, written {write_s:.1f} s, indexed {index_s:.1f} s",
           file=sys.stderr)
     return data_dir, info
+
+
+def write_pictures(data_dir: Path) -> None:
+    """``pictures.json``: each source file's picture number (the quality set's versions of
+    one original share one), so the child can tell a group of versions of one real
+    picture (copies, rightly proven) from other photos called copies."""
+    from imgfinder.embedders import default_embedder
+
+    src = load_sources(default_embedder().feature_id)
+    (data_dir / "pictures.json").write_text(json.dumps(dict(zip(src.paths, src.pictures.tolist()))))
+
+
+def photo_files(paths: list[str], origin: np.ndarray, labels: np.ndarray, seed: int) -> list[str]:
+    """The real file whose local features each synthetic photo gets (generation order).
+
+    A planted group's photos all get their base's source file (its copies then prove to be
+    one picture, as a re-saved copy does); every other photo a source file drawn at
+    random, so the photos the embedding makes near each other (siblings of one source)
+    are, to the local check, different pictures, as different photos of one scene are.
+    Two unrelated photos drawn the same file (1 in ~1,600 pairs) would be proven copies:
+    the run counts such groups ("groups with no planted copies")."""
+    rng = np.random.default_rng(seed + 1)
+    drawn = rng.integers(len(paths), size=len(origin))
+    return [paths[int(origin[i] if labels[i] >= 0 else drawn[i])] for i in range(len(origin))]
 
 
 def density(vectors: np.ndarray, labels: np.ndarray, origin: np.ndarray, src: Sources, sample: int = 2000) -> dict:
@@ -356,7 +395,7 @@ class IdsOnly:
     retrieval_vectors = copy_vectors
 
 
-def child(data_dir: str, threshold: float, profile: str | None = None) -> dict:
+def child(data_dir: str, threshold: float, profile: str | None = None, warm: bool = False) -> dict:
     from imgfinder.core import group_kind
     from imgfinder.core.library import Library
 
@@ -369,6 +408,14 @@ def child(data_dir: str, threshold: float, profile: str | None = None) -> dict:
         return real_read(path)
 
     group_kind.read_metadata = counted
+    files = json.loads((Path(data_dir) / "files.json").read_text())
+    pictures = Path(data_dir) / "pictures.json"
+    picture_of = json.loads(pictures.read_text()) if pictures.exists() else {}
+    timing = {"extracted": 0, "extract_s": 0.0}
+    cache = Path(data_dir) / "local_features.sqlite3"
+    if not warm:  # a first search: every photo's local features are made
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(cache) + suffix).unlink(missing_ok=True)
     start_rss = peak_rss_mb()
     prof = None
     if profile:
@@ -379,7 +426,8 @@ def child(data_dir: str, threshold: float, profile: str | None = None) -> dict:
         assert lib.store.is_current(info["model_id"], lib.catalog.generation), "copy index not built"
         if prof:
             prof.enable()
-        finder, groups, seconds_candidates, seconds_grouping, updates = _data.timed_duplicates(lib, threshold)
+        finder, groups, seconds_candidates, seconds_grouping, updates = _data.timed_duplicates(
+            lib, threshold, prepare=functools.partial(_real_features, files, timing))
         t0, t1, t2 = 0.0, seconds_candidates, seconds_candidates + seconds_grouping
         if prof:
             prof.disable()
@@ -392,7 +440,8 @@ def child(data_dir: str, threshold: float, profile: str | None = None) -> dict:
         planted: dict[int, set[int]] = {}
         for i in np.flatnonzero(labels >= 0).tolist():
             planted.setdefault(int(labels[i]), set()).add(i)
-        whole = false_groups = 0
+        whole = false_groups = same_file = layout_decided = 0
+        finder_row = {r.id: n for n, r in enumerate(finder.rows)}
         kinds: dict[str, int] = {}
         for g in groups:
             members = {pos[m.row.id] for m in g.members}
@@ -402,6 +451,12 @@ def child(data_dir: str, threshold: float, profile: str | None = None) -> dict:
                 whole += 1
             elif all(labels[i] < 0 for i in members) or len({int(labels[i]) for i in members}) > 1:
                 false_groups += 1
+                # Drawn one real picture (``photo_files``; the quality set's versions of one
+                # original are copies of it): to the local check they are one picture.
+                same_file += len({picture_of.get(files[i], files[i]) for i in members}) == 1
+                # A member too smooth for keypoints: the layout decided, and a synthetic
+                # photo's layout is not its file's (a mix of two real ones).
+                layout_decided += any(_feature_poor(finder, finder_row[m.row.id]) for m in g.members)
         per_photo = list(stats.checks_per_row.values())
         # Findable: every pair of the planted group at or above the threshold (complete
         # linkage can group no other; a copy's noise sometimes pulls two copies apart).
@@ -417,16 +472,56 @@ def child(data_dir: str, threshold: float, profile: str | None = None) -> dict:
         "checks_per_photo": stats.checked / max(1, photos), "max_checks_one_photo": max(per_photo, default=0),
         "groups": len(groups), "kinds": kinds, "photos_in_groups": sum(len(g.members) for g in groups),
         "planted_groups": len(planted), "planted_groups_findable": findable, "planted_groups_found_whole": whole,
-        "groups_not_planted": false_groups, "exif_reads": reads[0], "progress_updates": updates,
+        "groups_not_planted": false_groups, "groups_not_planted_one_file": same_file, "groups_not_planted_layout_decided": layout_decided, "exif_reads": reads[0], "progress_updates": updates,
         "candidates_s": t1 - t0, "grouping_s": t2 - t1, "total_s": t2 - t0,
         "peak_rss_mb": peak, "start_rss_mb": start_rss,
         "checked_ahead_in_workers": stats.checked_ahead, "worker_peak_mb": stats.worker_peak_mb,
         "peak_total_mb": peak + stats.worker_peak_mb,
+        "warm": warm, "features_extracted": finder.local_check.extracted if finder.local_check else 0,
+        "features_extract_thread_s": timing["extract_s"],
+        "feature_cache_bytes": sum(f.stat().st_size for f in cache.parent.glob(cache.name + "*")),
+        "feature_cache_entries": _cache_entries(cache),
     }
 
 
-def run_child(data_dir: Path, threshold: float, profile: str | None) -> dict:
-    payload = {"data_dir": str(data_dir), "threshold": threshold, "profile": profile}
+def _real_features(files: list[str], timing: dict, finder) -> None:
+    """Give the finder's local check the real features of each photo's file
+    (``photo_files``): a real decode and SIFT per photo, timed."""
+    from imgfinder.core.keypoints import extract
+
+    check = finder.local_check
+    if check is None:
+        return
+
+    def real(path: str):
+        t = time.perf_counter()
+        try:
+            return extract(files[int(Path(path).stem.split("_")[1])])
+        finally:
+            timing["extracted"] += 1
+            timing["extract_s"] += time.perf_counter() - t
+
+    check.extract = real
+
+
+def _feature_poor(finder, i: int) -> bool:
+    from imgfinder.core.copy_proof import POOR_KEYPOINTS
+
+    f = finder.local_check.features(i)
+    return f is None or f.count < POOR_KEYPOINTS
+
+
+def _cache_entries(cache: Path) -> int:
+    import sqlite3
+
+    if not cache.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(cache)) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM features").fetchone()[0])
+
+
+def run_child(data_dir: Path, threshold: float, profile: str | None, warm: bool = False) -> dict:
+    payload = {"data_dir": str(data_dir), "threshold": threshold, "profile": profile, "warm": warm}
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(payload)], capture_output=True, text=True,
                          cwd=REPO, check=False)
     if out.returncode != 0:
@@ -445,6 +540,8 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     ap.add_argument("--seed", type=int, default=9)
     ap.add_argument("--profile", action="store_true", help="cProfile the child; writes benchmarks/out/*.prof")
+    ap.add_argument("--warm", action="store_true",
+                    help="run the search a second time, with the local features the first one cached")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -454,7 +551,12 @@ def main() -> None:
     profile = str(_data.OUT / f"scale_real-{args.count}.prof") if args.profile else None
     if profile:
         _data.OUT.mkdir(parents=True, exist_ok=True)
+    if not (data_dir / "pictures.json").exists():
+        write_pictures(data_dir)
     r = run_child(data_dir, args.threshold, profile)
+    runs = {"cold": r}
+    if args.warm:
+        runs["warm"] = run_child(data_dir, args.threshold, None, warm=True)
     n = r["photos"]
     rows = [
         (f"duplicates, {n:,} photos, layout check on (threshold {args.threshold})", f"{r['total_s']:.2f} s",
@@ -472,10 +574,20 @@ def main() -> None:
         ("  of which computed ahead in worker processes", f"{r['checked_ahead_in_workers']:,}", "", ""),
         ("  rejected unexamined (budget spent)", f"{r['skipped_budget']:,}", "", ""),
         ("full checks per photo (max one photo)", f"{r['checks_per_photo']:.3f} ({r['max_checks_one_photo']})", "", ""),
+        ("photos whose local features were made (decode + SIFT, once each)",
+         f"{r['features_extracted']:,} ({r['features_extracted'] / max(1, n):.3f} per photo)", "", ""),
+        ("  their time, summed over the extraction threads", f"{r['features_extract_thread_s']:.1f} s", "", ""),
+        ("  feature cache on disk afterwards", (f"{r['feature_cache_bytes'] / 1e6:.0f} MB, "
+         f"{r['feature_cache_bytes'] / max(1, r['feature_cache_entries']) / 1e3:.0f} KB per photo cached"), "", ""),
+        *([("the same search again, features cached (warm)", (f"{runs['warm']['total_s']:.2f} s, peak "
+            f"{runs['warm']['peak_total_mb']:.0f} MB, {runs['warm']['features_extracted']} made"), "", "")]
+          if "warm" in runs else []),
         ("groups (kinds)", f"{r['groups']:,} {r['kinds']}", "", ""),
         ("planted groups found whole (of findable: every pair >= threshold)",
          f"{r['planted_groups_found_whole']:,}/{r['planted_groups']:,} ({r.get('planted_groups_findable', '?')})", "", ""),
-        ("groups with no planted copies (other photos called copies)", f"{r['groups_not_planted']:,}", "", ""),
+        ("groups with no planted copies (other photos called copies)",
+         (f"{r['groups_not_planted']:,} ({r['groups_not_planted_one_file']:,} drawn one real picture, "
+          f"{r['groups_not_planted_layout_decided']:,} with a photo too smooth for keypoints)"), "", ""),
         ("EXIF capture-time reads (paths do not exist: a failed stat each)", f"{r['exif_reads']:,}", "", ""),
         ("exact pairs per photo >= 0.85: planted / other pictures (sample)",
          f"{info['pairs_per_photo_0.85_planted']:.2f} / {info['pairs_per_photo_0.85_other']:.2f}", "", ""),
@@ -484,7 +596,7 @@ def main() -> None:
           f"{info['planted_groups']:,} planted groups; data in {data_dir.relative_to(REPO)}\n")
     print(_data.table(rows, ("measurement", "figure", "target", "ratio")))
     out = {"machine": _data.machine(), "args": {k: v for k, v in vars(args).items() if k != "child"},
-           "catalog": info, "duplicates": r}
+           "catalog": info, "duplicates": r, "runs": runs}
     print(f"\nwrote {_data.write_json(f'scale_real-{args.count}', out)}")
     if profile:
         print(f"profile: {profile}")
