@@ -100,6 +100,14 @@ def test_a_smooth_copy_joins_a_proven_group(tmp_path: Path) -> None:
     assert _groups(finder) == [[0, 1, 2]]
 
 
+def test_copies_with_keypoints_only_on_their_edit_do_not_keep_a_smooth_copy_apart(tmp_path: Path) -> None:
+    # A smooth wallpaper (1) and its bordered (0) and watermarked (2) copies: 0 and 2 have
+    # some keypoints (on the border, the text) and do not prove each other; too few to count.
+    finder, _ = _finder(tmp_path, [60, SMOOTH, 80], proven=set(),
+                        layout_says={frozenset((0, 1)), frozenset((1, 2))})
+    assert _groups(finder) == [[0, 1, 2]]
+
+
 def test_two_smooth_photos_are_decided_by_the_layout_alone(tmp_path: Path) -> None:
     # Nothing has keypoints: the layout decides, as before local features.
     finder, check = _finder(tmp_path, [SMOOTH, SMOOTH, SMOOTH], proven=set(),

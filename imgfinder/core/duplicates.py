@@ -51,6 +51,12 @@ GREYSCALE_CHROMA = 2.0
 # The loose layout gate before local features (``_locally_copies``): the smoothed 64 px
 # layouts of 855 edited copies lined up at >= 0.837 (fit sets) and >= 0.909 (heldout,
 # checked only); a quarter of the other grocery shots that reach a check stay below 0.75.
+# Keypoints both photos of a cross pair need for its failed proof to count against a merge
+# the layout decided (``_merge_confirmed``): a smooth wallpaper's bordered, letterboxed or
+# watermarked copies have 40-90 keypoints, most on the edit, and fail proofs to each other
+# (benchmarks/copies_hard.py: a 10 % border copy of plasma_Grey, 53 keypoints, was kept
+# apart with the plain 30); the two different photos the rule exists for had 361 and 500.
+WEAK_MERGE_KEYPOINTS = 150
 LAYOUT_GATE = 0.75
 
 
@@ -391,8 +397,8 @@ class DuplicateFinder:
     def _merge_confirmed(self, group_a: Sequence[int], group_b: Sequence[int], i: int, j: int) -> bool:
         """A merge through a pair the layout decided (one photo too smooth for keypoints,
         ``_locally_copies``) rests on the weak evidence local features replaced: when the
-        two groups hold detailed photos on both sides, one such cross pair must prove one
-        picture too. Without it, a smooth photo whose layout resembles two different
+        two groups hold detailed photos on both sides (``WEAK_MERGE_KEYPOINTS``), one such
+        cross pair must prove one picture too. Without it, a smooth photo whose layout resembles two different
         detailed photos joined them into one "copies" group, though their own features
         have no fit (``benchmarks/scale_real.py`` found such a group at 2,000 photos).
         One proven pair is enough, as for any merge (two heavy edits of one photo need
@@ -409,7 +415,7 @@ class DuplicateFinder:
                 if {x, y} == {i, j}:
                     continue
                 fx, fy = check.features(x), check.features(y)
-                if fx is None or fy is None or feature_poor(fx, fy):
+                if fx is None or fy is None or min(fx.count, fy.count) < WEAK_MERGE_KEYPOINTS:
                     continue
                 if check.copies(x, y):
                     return True
