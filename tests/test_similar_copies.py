@@ -135,3 +135,22 @@ def test_cli_similar_lists_copies_under_their_photo(tmp_path: Path, copies_libra
 
     assert main(["similar", str(query), "--data-dir", data, "--format", "lines"], embedder_factory=FakeEmbedder) == 0
     assert len(capsys.readouterr().out.strip().split("\t")) == 8  # the query, then all 7 files
+
+
+def test_a_pair_is_proven_once_per_library(tmp_path: Path, copies_library, monkeypatch) -> None:
+    """The app's repeated searches and the CLI's several queries decide each pair once."""
+    from imgfinder.core.similar_copies import CopyProver
+
+    lib, query, _ = copies_library
+    asked: list[tuple[int, int]] = []
+    real = CopyProver._proves
+    monkeypatch.setattr(CopyProver, "_proves", lambda self, a, b: asked.append((a, b)) or real(self, a, b))
+    with Library(tmp_path / "data", FakeEmbedder()) as library:
+        for _ in library.indexer(batch_size=4).run([str(lib)]):
+            pass
+        first = library.similar(str(query), k=10)
+        n = len(asked)
+        again = library.similar(str(query), k=10)
+    assert n > 0 and len(asked) == n
+    assert [(h.row.path, [c.row.path for c in h.copies]) for h in again] == \
+        [(h.row.path, [c.row.path for c in h.copies]) for h in first]

@@ -161,6 +161,9 @@ def default_data_dir() -> Path:
     return user_data_path("imgfinder", appauthor=False)
 
 
+COPY_ANSWERS = 200_000  # similar's folding answers kept by a Library (~40 MB at most)
+
+
 @dataclass(frozen=True)
 class SimilarHit:
     row: FileRow
@@ -229,6 +232,7 @@ class Library:
         self._index_ahead = False  # read-only: an index on disk is newer than the catalog
         # Read-only: no cache is written (features are made for the search and dropped).
         self.feature_cache = FeatureCache(self.data_dir / FEATURE_CACHE_NAME, read_only=read_only)
+        self._copy_answers: dict[tuple[str, str], bool] = {}  # similar's folding, by pair of contents
         try:
             catalog_id = self.catalog.catalog_id
             self.store = IndexStore(self.data_dir / INDEX_DIR, catalog_id=catalog_id)
@@ -442,7 +446,10 @@ class Library:
             vectors = np.zeros((len(hits), found.shape[1]), np.float32)
             vectors[known] = found
         layouts = self.catalog.layouts(ids)
-        prover = CopyProver([h.row for h in hits], [layouts.get(i) for i in ids], self.feature_cache)
+        if len(self._copy_answers) > COPY_ANSWERS:
+            self._copy_answers.clear()
+        prover = CopyProver([h.row for h in hits], [layouts.get(i) for i in ids], self.feature_cache,
+                            known=self._copy_answers)
         try:
             prover.prepare(candidate_pairs(vectors, DEFAULT_THRESHOLD))
             return fold_copies(hits, vectors, prover.proves, DEFAULT_THRESHOLD)

@@ -54,27 +54,47 @@ def fold_copies(
 
 
 class CopyProver:
-    """``proves(a, b)`` for positions in a list of rows: the layout gate, then local
-    features (made ahead on every core for the pairs that will be asked)."""
+    """``proves(a, b)`` for positions in a list of rows: the 16 px cheap filter and the
+    64 px layout gate (as the duplicate search asks them), then local features (made ahead
+    on every core for the pairs that will be asked). ``known`` keeps the answers by pair of
+    contents across queries (the CLI's several queries, the app's searches): a pair is
+    decided once."""
 
     def __init__(self, rows: Sequence, layouts: Sequence[bytes | None], store: FeatureStore | None,
-                 workers: int | None = None) -> None:
-        self.check = LocalCheck([r.path for r in rows], [r.id for r in rows], [r.hash for r in rows], store)
+                 workers: int | None = None, known: dict[tuple[str, str], bool] | None = None) -> None:
+        self.hashes = [r.hash for r in rows]
+        self.check = LocalCheck([r.path for r in rows], [r.id for r in rows], self.hashes, store)
         self.verifier = LayoutVerifier(list(layouts))
         self.workers = workers or usable_cores()
+        self.known = known if known is not None else {}
+
+    def _key(self, a: int, b: int) -> tuple[str, str] | None:
+        ha, hb = self.hashes[a], self.hashes[b]
+        return (ha, hb) if ha and hb and ha <= hb else (hb, ha) if ha and hb else None
 
     def _gate_rejects(self, a: int, b: int) -> bool:
+        if not self.verifier.plausible(a, b):
+            return True
         m = self.verifier.match(a, b)
         return m is not None and not m.flat and m.coarse < LAYOUT_GATE
 
     def prepare(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Make the features of the photos of ``pairs`` that pass the gate, on every core."""
-        todo = sorted({z for a, b in pairs if not self._gate_rejects(a, b) for z in (a, b)
-                       if self.check.needs_extraction(z)})
+        todo = sorted({z for a, b in pairs if self._key(a, b) not in self.known and not self._gate_rejects(a, b)
+                       for z in (a, b) if self.check.needs_extraction(z)})
         if todo:
             self.check.extract_many(todo, self.workers)
 
     def proves(self, a: int, b: int) -> bool:
+        key = self._key(a, b)
+        if key in self.known:
+            return self.known[key]
+        found = self._proves(a, b)
+        if key is not None:
+            self.known[key] = found
+        return found
+
+    def _proves(self, a: int, b: int) -> bool:
         if self._gate_rejects(a, b):
             return False
         fa, fb = self.check.features(a), self.check.features(b)
