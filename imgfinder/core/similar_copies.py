@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,16 +25,16 @@ from .cpus import usable_cores
 from .layout import LayoutVerifier
 from .local_check import FeatureStore, LocalCheck
 
-if TYPE_CHECKING:
-    from .library import SimilarHit
+# ``library.SimilarHit`` (a dataclass with ``copies``), not imported: the library imports this.
+Hit = TypeVar("Hit")
 
 TRIES = 3  # earlier results tried for each result (nearest copy vector first)
 LAYOUT_GATE = 0.75  # as the duplicate search's gate (``core.duplicates``)
 
 
 def fold_copies(
-    hits: Sequence[SimilarHit], copy_vectors: np.ndarray, proves: Callable[[int, int], bool], threshold: float,
-) -> list[SimilarHit]:
+    hits: Sequence[Hit], copy_vectors: np.ndarray, proves: Callable[[int, int], bool], threshold: float,
+) -> list[Hit]:
     """``hits`` (ranked) with each one proven a copy of an earlier kept one moved into that
     one's ``copies``. ``copy_vectors[n]`` is hit n's L2-normalised copy vector (a zero row:
     unknown, never folded); ``proves(a, b)`` (a < b, positions in ``hits``) is the local proof."""
@@ -50,7 +50,7 @@ def fold_copies(
                 continue
         heads.append(n)
         copies[n] = []
-    return [replace(hits[h], copies=tuple(hits[c] for c in copies[h])) for h in heads]
+    return [replace(hits[h], copies=tuple(hits[c] for c in copies[h])) for h in heads]  # type: ignore[type-var]
 
 
 class CopyProver:
