@@ -478,12 +478,16 @@ def test_output_formats(env, capsys, monkeypatch) -> None:
     results = json.loads(out)["results"]
     code, out, _ = run(capsys, monkeypatch, "similar", query, "-k", "3", "--data-dir", env.data, "--format", "csv")
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["query", "rank", "similarity", "path", "size", "width", "height"]
-    assert [(r[0], r[1], r[3]) for r in rows[1:]] == [(query, str(n), h["path"]) for n, h in enumerate(results, 1)]
+    assert rows[0] == ["query", "rank", "similarity", "path", "size", "width", "height", "copy_of"]
+    # Each result, then the edited copies folded under it (its rank, and its path in copy_of).
+    assert [(r[0], r[1], r[3], r[7]) for r in rows[1:]] == [
+        (query, str(n), x["path"], "" if x is h else h["path"])
+        for n, h in enumerate(results, 1) for x in (h, *h["copies"])]
     code, out, _ = run(capsys, monkeypatch, "similar", query, str(env.lib / env.name[0]), "-k", "2",
                        "--data-dir", env.data, "--format", "lines")
     lines = out.splitlines()
-    assert len(lines) == 2 and lines[0].split("\t") == [query, *(h["path"] for h in results[:2])]
+    assert len(lines) == 2 and lines[0].split("\t") == [
+        query, *(x["path"] for h in results[:2] for x in (h, *h["copies"]))]
 
 
 def test_lines_refuse_a_path_that_a_tab_line_cannot_carry(env, capsys, monkeypatch) -> None:

@@ -96,7 +96,8 @@ def test_duplicates_say_what_a_group_holds_and_what_a_clean_up_reclaims(capsys, 
 def test_similar_text_has_aligned_columns_with_sizes(capsys, tmp_path, copies) -> None:
     data = str(tmp_path / "d")
     cli(capsys, "index", str(copies), "--data-dir", data, "-q")
-    code, out, _ = cli(capsys, "similar", str(copies / "a.jpg"), "--data-dir", data)
+    # --each-copy: every result a row of its own (folded copies are tested in test_similar_copies)
+    code, out, _ = cli(capsys, "similar", str(copies / "a.jpg"), "--each-copy", "--data-dir", data)
     assert code == 0
     lines = out.splitlines()
     assert len(lines) == 4, out
@@ -108,7 +109,8 @@ def test_similar_text_has_aligned_columns_with_sizes(capsys, tmp_path, copies) -
         starts.add(line.index(path))
     assert len(starts) == 1, out
     # several queries: one heading each, the same columns under all of them
-    code, out, _ = cli(capsys, "similar", str(copies / "a.jpg"), str(copies / "c.jpg"), "-k", "2", "--data-dir", data)
+    code, out, _ = cli(capsys, "similar", str(copies / "a.jpg"), str(copies / "c.jpg"), "-k", "2", "--each-copy",
+                       "--data-dir", data)
     headings = [line for line in out.splitlines() if not line.startswith("  ")]
     assert headings == [f"{copies / 'a.jpg'}:", f"{copies / 'c.jpg'}:"]
     assert len({line.index("/") for line in member_lines(out)}) == 1, out

@@ -75,7 +75,12 @@ def test_similar_ranks_the_copies_first(library, photo_paths) -> None:
     lib, data, family = library
     run("index", str(lib), "--data-dir", str(data))
     query = photo_paths[3]  # the shared original itself, not a file of the library
-    code, result = run("similar", str(query), "-k", "6", "--data-dir", str(data))
+    code, result = run("similar", str(query), "-k", "6", "--each-copy", "--data-dir", str(data))
     top = [family[r["path"]] for r in result["results"][:4]]
     assert top == [query.stem] * 4
     assert result["results"][0]["score"] > 0.95 and result["results"][4]["score"] < result["results"][3]["score"]
+    # By default the query's versions are one result, the others proven its edited copies.
+    code, folded = run("similar", str(query), "-k", "6", "--data-dir", str(data))
+    first = folded["results"][0]
+    assert [family[x["path"]] for x in (first, *first["copies"])] == [query.stem] * 4
+    assert all(family[r["path"]] != query.stem for r in folded["results"][1:])
