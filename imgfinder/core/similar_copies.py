@@ -5,8 +5,8 @@ of one (issue #22: 17 of a landmark query's top 20 were edits of one photo).
 A copy is what the duplicate search proves (``core.copy_proof``: one exact geometric fit
 and agreement over the whole overlap), never only a close copy vector: folding a different
 photo under another would hide a result. So a result joins an earlier one only when their
-copy vectors are at the duplicates threshold *and* local features prove it; photos too
-smooth for keypoints stay results of their own. The work is bounded per query: at most
+copy vectors are at the duplicates threshold *and* local features prove it (photos too
+smooth for keypoints: the 64 px layout's copy test, as the duplicate search decides them). The work is bounded per query: at most
 ``TRIES`` earlier results are tried for each (the nearest by copy vector), the 64 px
 layouts first (no decode), features made on every core and cached as the duplicate
 search caches them.
@@ -22,6 +22,7 @@ import numpy as np
 
 from .copy_proof import feature_poor
 from .cpus import usable_cores
+from .group_kind import is_copy_match
 from .layout import LayoutVerifier
 from .local_check import FeatureStore, LocalCheck
 
@@ -98,8 +99,10 @@ class CopyProver:
         if self._gate_rejects(a, b):
             return False
         fa, fb = self.check.features(a), self.check.features(b)
-        if fa is None or fb is None or feature_poor(fa, fb):
+        if fa is None or fb is None:
             return False
+        if feature_poor(fa, fb):  # too smooth for keypoints: the layout's copy test, as duplicates decides
+            return self.verifier.same_picture(a, b) and is_copy_match(self.verifier.match(a, b))
         return self.check.copies(a, b)
 
     def close(self) -> None:
