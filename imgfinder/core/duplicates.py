@@ -60,6 +60,34 @@ WEAK_MERGE_KEYPOINTS = 150
 LAYOUT_GATE = 0.75
 
 
+def layout_gate_rejects(verifier: LayoutVerifier | None, i: int, j: int) -> bool:
+    """The stored 64 px layouts first (3 ms, no decoding): a pair whose smoothed
+    pictures do not line up even loosely is no copy, and its photos need no features
+    for it (copies: smoothed NCC >= 0.84, other shots: median 0.79)."""
+    if verifier is None:
+        return False
+    m = verifier.match(i, j)
+    return m is not None and not m.flat and m.coarse < LAYOUT_GATE
+
+
+def locally_one_picture(check: LocalCheck, verifier: LayoutVerifier | None, i: int, j: int) -> bool:
+    """Local features prove rows i and j one picture (the layout gate first). Photos too
+    smooth for keypoints (a gradient, a night sky: ``copy_proof.feature_poor``) have
+    nothing to prove with; for them the layout's copy test decides, as before local
+    features. The duplicate search's pair decision, and similar's (``core.similar_copies``)."""
+    from .copy_proof import feature_poor
+    from .group_kind import is_copy_match
+
+    if not check.has_proof(i, j) and layout_gate_rejects(verifier, i, j):
+        return False
+    fa, fb = check.features(i), check.features(j)
+    if fa is None or fb is None:
+        return False
+    if feature_poor(fa, fb):
+        return verifier is not None and verifier.same_picture(i, j) and is_copy_match(verifier.match(i, j))
+    return check.copies(i, j)
+
+
 @dataclass(frozen=True)
 class GroupMember:
     row: FileRow
@@ -377,22 +405,7 @@ class DuplicateFinder:
         yield result
 
     def _locally_copies(self, i: int, j: int) -> bool:
-        """Local features prove i and j one picture. Photos too smooth for keypoints (a
-        gradient, a night sky: ``copy_proof.feature_poor``) have nothing to prove with;
-        for them the layout's copy test decides, as before local features."""
-        from .copy_proof import feature_poor
-        from .group_kind import is_copy_match
-
-        check = self.local_check
-        v = self.verifier
-        if not check.has_proof(i, j) and self._layout_rejects(i, j):
-            return False
-        fa, fb = check.features(i), check.features(j)
-        if fa is None or fb is None:
-            return False
-        if feature_poor(fa, fb):
-            return v is not None and v.same_picture(i, j) and is_copy_match(v.match(i, j))
-        return check.copies(i, j)
+        return locally_one_picture(self.local_check, self.verifier, i, j)
 
     def _merge_confirmed(self, group_a: Sequence[int], group_b: Sequence[int], i: int, j: int) -> bool:
         """A merge through a pair the layout decided (one photo too smooth for keypoints,
@@ -423,13 +436,7 @@ class DuplicateFinder:
         return detailed == 0
 
     def _layout_rejects(self, i: int, j: int) -> bool:
-        """The stored 64 px layouts first (3 ms, no decoding): a pair whose smoothed
-        pictures do not line up even loosely is no copy, and its photos need no features
-        for it (copies: smoothed NCC >= 0.84, other shots: median 0.79)."""
-        if self.verifier is None:
-            return False
-        m = self.verifier.match(i, j)
-        return m is not None and not m.flat and m.coarse < LAYOUT_GATE
+        return layout_gate_rejects(self.verifier, i, j)
 
     def _features_ahead(self, first: list[int], second: list[int], pool: CheckPool | None = None,
                         cancel: CancelToken | None = None) -> Callable[[], int] | None:

@@ -20,9 +20,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from .copy_proof import feature_poor
 from .cpus import usable_cores
-from .group_kind import is_copy_match
+from .duplicates import layout_gate_rejects, locally_one_picture
 from .layout import LayoutVerifier
 from .local_check import FeatureStore, LocalCheck
 
@@ -30,7 +29,6 @@ from .local_check import FeatureStore, LocalCheck
 Hit = TypeVar("Hit")
 
 TRIES = 3  # earlier results tried for each result (nearest copy vector first)
-LAYOUT_GATE = 0.75  # as the duplicate search's gate (``core.duplicates``)
 
 
 def fold_copies(
@@ -71,13 +69,12 @@ class CopyProver:
 
     def _key(self, a: int, b: int) -> tuple[str, str] | None:
         ha, hb = self.hashes[a], self.hashes[b]
-        return (ha, hb) if ha and hb and ha <= hb else (hb, ha) if ha and hb else None
+        if not (ha and hb):
+            return None
+        return (ha, hb) if ha <= hb else (hb, ha)
 
     def _gate_rejects(self, a: int, b: int) -> bool:
-        if not self.verifier.plausible(a, b):
-            return True
-        m = self.verifier.match(a, b)
-        return m is not None and not m.flat and m.coarse < LAYOUT_GATE
+        return not self.verifier.plausible(a, b) or layout_gate_rejects(self.verifier, a, b)
 
     def prepare(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Make the features of the photos of ``pairs`` that pass the gate, on every core."""
@@ -96,14 +93,7 @@ class CopyProver:
         return found
 
     def _proves(self, a: int, b: int) -> bool:
-        if self._gate_rejects(a, b):
-            return False
-        fa, fb = self.check.features(a), self.check.features(b)
-        if fa is None or fb is None:
-            return False
-        if feature_poor(fa, fb):  # too smooth for keypoints: the layout's copy test, as duplicates decides
-            return self.verifier.same_picture(a, b) and is_copy_match(self.verifier.match(a, b))
-        return self.check.copies(a, b)
+        return self.verifier.plausible(a, b) and locally_one_picture(self.check, self.verifier, a, b)
 
     def close(self) -> None:
         self.check.flush()
